@@ -1,0 +1,75 @@
+#pragma once
+// An N-d, row-major (C order), read-only tensor as safetensors and PyTorch store it.
+// Storage is shared: a tensor is either a view into a memory-mapped file (kept alive by
+// `owner`) or owns a converted copy. Copying a Tensor never copies the data.
+
+#include <eigenformer/core/error.hpp>
+#include <eigenformer/core/types.hpp>
+
+#include <memory>
+#include <numeric>
+#include <utility>
+#include <vector>
+
+namespace eigenformer {
+
+using Shape = std::vector<Index>;
+
+inline Index shape_numel(const Shape& shape) {
+  return std::accumulate(shape.begin(), shape.end(), Index{1}, std::multiplies<Index>());
+}
+
+template <typename T>
+class Tensor {
+ public:
+  Tensor() = default;
+
+  Tensor(Shape shape, std::vector<T> values) : shape_(std::move(shape)) {
+    if (shape_numel(shape_) != static_cast<Index>(values.size()))
+      throw ShapeError(detail::concat("Tensor: shape ", detail::shape_string(shape_), " holds ",
+                                      shape_numel(shape_), " values, got ", values.size()));
+    auto storage = std::make_shared<std::vector<T>>(std::move(values));
+    data_ = storage->data();
+    owner_ = std::move(storage);
+  }
+
+  // A view of `data`, valid while `owner` lives.
+  Tensor(Shape shape, const T* data, std::shared_ptr<const void> owner)
+      : shape_(std::move(shape)), data_(data), owner_(std::move(owner)), is_view_(true) {}
+
+  static Tensor from_matrix(const Matrix<T>& m) {
+    return Tensor({m.rows(), m.cols()}, std::vector<T>(m.data(), m.data() + m.size()));
+  }
+
+  const Shape& shape() const { return shape_; }
+  Index rank() const { return static_cast<Index>(shape_.size()); }
+  Index dim(Index i) const { return shape_.at(static_cast<std::size_t>(i)); }
+  Index size() const { return shape_numel(shape_); }
+  bool empty() const { return data_ == nullptr; }
+  const T* data() const { return data_; }
+  T operator[](Index i) const { return data_[i]; }
+  // True when this tensor shares memory with a mapped file rather than owning a copy.
+  bool is_view() const { return is_view_; }
+
+  // All leading dimensions flattened into rows, the last one as columns: (B, L, D) -> (B*L, D).
+  // A rank-1 tensor is one row.
+  ConstMatrixMap<T> matrix() const {
+    const Index cols = shape_.empty() ? 1 : shape_.back();
+    return ConstMatrixMap<T>(data_, cols == 0 ? 0 : size() / cols, cols);
+  }
+  ConstMatrixMap<T> matrix(Index rows, Index cols) const {
+    if (rows * cols != size())
+      throw ShapeError(detail::concat("Tensor of shape ", detail::shape_string(shape_),
+                                      " cannot be viewed as ", rows, " x ", cols));
+    return ConstMatrixMap<T>(data_, rows, cols);
+  }
+  ConstVectorMap<T> vector() const { return ConstVectorMap<T>(data_, size()); }
+
+ private:
+  Shape shape_;
+  const T* data_ = nullptr;
+  std::shared_ptr<const void> owner_;
+  bool is_view_ = false;
+};
+
+}  // namespace eigenformer

@@ -1,0 +1,37 @@
+#pragma once
+// Matrix conventions used throughout eigenformer: activations are row-major
+// `tokens x features`; a batch is several sequences stacked as rows.
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <vector>
+
+namespace eigenformer {
+
+using Index = Eigen::Index;
+
+template <typename T>
+using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using Vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+template <typename T>
+using RowVector = Eigen::Matrix<T, 1, Eigen::Dynamic>;
+
+using BoolMatrix = Eigen::Matrix<bool, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using BoolVector = Eigen::Matrix<bool, Eigen::Dynamic, 1>;
+
+// Read-only and writable views of a row-major matrix or of a column block of one
+// (a head's slice of a fused projection): the outer stride may exceed the width.
+template <typename T>
+using MatrixView = Eigen::Ref<const Matrix<T>, 0, Eigen::OuterStride<>>;
+template <typename T>
+using MutableMatrixView = Eigen::Ref<Matrix<T>, 0, Eigen::OuterStride<>>;
+template <typename T>
+using VectorView = Eigen::Ref<const Vector<T>>;
+
+template <typename T>
+using ConstMatrixMap = Eigen::Map<const Matrix<T>>;
+template <typename T>
+using ConstVectorMap = Eigen::Map<const Vector<T>>;
+
+}  // namespace eigenformer

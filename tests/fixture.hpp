@@ -1,0 +1,51 @@
+#pragma once
+// Shared test helpers: fixture loading and element-wise comparison with the reference.
+
+#include <eigenformer/io/safetensors.hpp>
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace eigenformer::testing {
+
+inline std::string data_path(const std::string& relative) {
+  return std::string(EIGENFORMER_TEST_DATA) + "/" + relative;
+}
+
+template <typename T>
+const StateDict<T>& fixture(const std::string& relative) {
+  static std::map<std::string, StateDict<T>> cache;
+  auto found = cache.find(relative);
+  if (found == cache.end())
+    found = cache.emplace(relative, load_state_dict<T>(data_path(relative))).first;
+  return found->second;
+}
+
+// Largest absolute difference, with a message naming where it occurs.
+template <typename A, typename B>
+::testing::AssertionResult all_close(const Eigen::MatrixBase<A>& actual,
+                                     const Eigen::MatrixBase<B>& expected, double tolerance) {
+  if (actual.rows() != expected.rows() || actual.cols() != expected.cols())
+    return ::testing::AssertionFailure() << "shape " << actual.rows() << "x" << actual.cols()
+                                         << " != expected " << expected.rows() << "x"
+                                         << expected.cols();
+  double worst = 0;
+  Index worst_row = 0, worst_col = 0;
+  for (Index r = 0; r < actual.rows(); ++r)
+    for (Index c = 0; c < actual.cols(); ++c) {
+      const double diff = std::abs(static_cast<double>(actual(r, c)) - static_cast<double>(expected(r, c)));
+      if (!(diff <= worst)) {  // also catches NaN
+        worst = std::isnan(diff) ? INFINITY : diff;
+        worst_row = r;
+        worst_col = c;
+      }
+    }
+  if (worst <= tolerance) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "max abs diff " << worst << " > " << tolerance << " at (" << worst_row << ", "
+         << worst_col << "): actual " << actual(worst_row, worst_col) << ", expected "
+         << expected(worst_row, worst_col);
+}
+
+}  // namespace eigenformer::testing
