@@ -63,7 +63,9 @@ class StateDict {
   std::string nearby(const std::string& name) const {
     std::string prefix = name;
     while (!prefix.empty()) {
-      const auto dot = prefix.find_last_of('.', prefix.size() - 2);
+      // The guard matters for prefix ".": size() - 2 would wrap and find that dot forever.
+      const auto dot =
+          prefix.size() < 2 ? std::string::npos : prefix.find_last_of('.', prefix.size() - 2);
       prefix = dot == std::string::npos ? std::string() : prefix.substr(0, dot + 1);
       std::vector<std::string> similar;
       for (auto it = tensors_.lower_bound(prefix);

@@ -65,6 +65,20 @@ class Tensor {
   }
   ConstVectorMap<T> vector() const { return ConstVectorMap<T>(data_, size()); }
 
+  // Rows [begin, begin + count) of the first dimension, sharing this tensor's storage
+  // (a packed `in_proj_weight` split into its query, key and value parts).
+  Tensor slice_rows(Index begin, Index count) const {
+    if (rank() < 1 || begin < 0 || count < 0 || begin + count > dim(0))
+      throw ShapeError(detail::concat("Tensor of shape ", detail::shape_string(shape_),
+                                      ": rows [", begin, ", ", begin + count, ") out of range"));
+    Shape shape = shape_;
+    shape[0] = count;
+    const Index row_size = dim(0) == 0 ? 0 : size() / dim(0);
+    Tensor view(std::move(shape), data_ + begin * row_size, owner_);
+    view.is_view_ = is_view_;
+    return view;
+  }
+
  private:
   Shape shape_;
   const T* data_ = nullptr;

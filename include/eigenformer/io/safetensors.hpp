@@ -215,8 +215,9 @@ class SafeTensorsFile : public std::enable_shared_from_this<SafeTensorsFile> {
       fail("header is not valid JSON: ", e.what());
     }
     if (!header.is_object()) fail("header must be a JSON object, got ", header.type_name());
-    if (header.size() > limits.max_tensors + 1)
-      fail("header lists ", header.size(), " entries, more than the limit of ", limits.max_tensors);
+    const std::size_t tensor_count = header.size() - header.count("__metadata__");
+    if (tensor_count > limits.max_tensors)
+      fail("header lists ", tensor_count, " tensors, more than the limit of ", limits.max_tensors);
 
     const std::uint64_t data_size = file_size - 8 - header_size_;
     for (auto& [name, entry] : header.items()) {
@@ -255,10 +256,14 @@ class SafeTensorsFile : public std::enable_shared_from_this<SafeTensorsFile> {
       fail("tensor '", name, "': missing array field 'shape'");
     if (shape->size() > limits.max_rank)
       fail("tensor '", name, "': rank ", shape->size(), " exceeds the limit of ", limits.max_rank);
+    // Every entry is checked before any message dumps the shape, and a non-scalar entry is
+    // never dumped: dump() recurses, so a deeply nested entry would overflow the stack.
+    for (const auto& extent : *shape)
+      if (!extent.is_number_unsigned())
+        fail("tensor '", name, "': shape entries must be non-negative integers, got ",
+             extent.is_primitive() ? extent.dump() : std::string(extent.type_name()));
     std::uint64_t numel = 1;
     for (const auto& extent : *shape) {
-      if (!extent.is_number_unsigned())
-        fail("tensor '", name, "': shape entries must be non-negative integers, got ", extent.dump());
       const auto value = extent.get<std::uint64_t>();
       if (value > static_cast<std::uint64_t>(PTRDIFF_MAX) ||
           detail::multiply_overflows(numel, value, numel))

@@ -1,0 +1,199 @@
+#pragma once
+// Multi-head attention as torch.nn.MultiheadAttention(batch_first=True) computes it, over a
+// batch of sequences stacked as rows (see SequenceBatch): the projections are single GEMMs
+// over all rows, and each (sequence, head) pair attends over column blocks of them.
+
+#include <eigenformer/attention/attention_mask.hpp>
+#include <eigenformer/attention/scaled_dot_product_attention.hpp>
+#include <eigenformer/core/sequence_batch.hpp>
+#include <eigenformer/core/state_dict.hpp>
+#include <eigenformer/nn/linear.hpp>
+
+#include <string>
+#include <vector>
+
+namespace eigenformer {
+
+template <typename T>
+class MultiHeadAttention {
+ public:
+  MultiHeadAttention() = default;
+  MultiHeadAttention(Linear<T> query, Linear<T> key, Linear<T> value, Linear<T> output,
+                     Index num_heads)
+      : query_(std::move(query)), key_(std::move(key)), value_(std::move(value)),
+        output_(std::move(output)), num_heads_(num_heads) {
+    const Index embed = query_.out_features();
+    if (num_heads_ <= 0 || embed % num_heads_ != 0)
+      throw ShapeError(detail::concat("MultiHeadAttention: embed_dim ", embed,
+                                      " is not divisible by num_heads ", num_heads_));
+    if (key_.out_features() != embed || value_.out_features() != embed ||
+        output_.in_features() != embed)
+      throw ShapeError(detail::concat("MultiHeadAttention: projections disagree: query ", embed,
+                                      ", key ", key_.out_features(), ", value ",
+                                      value_.out_features(), ", output in ", output_.in_features()));
+    fuse_self_attention_projection();
+  }
+
+  // nn.MultiheadAttention's state_dict under `prefix`: a packed `in_proj_weight` when kdim
+  // and vdim equal embed_dim, else `q_proj_weight`, `k_proj_weight`, `v_proj_weight`;
+  // `in_proj_bias` and `out_proj.{weight,bias}`.
+  static MultiHeadAttention load(const StateDict<T>& weights, const std::string& prefix,
+                                 Index embed_dim, Index num_heads, bool bias = true,
+                                 Index kdim = 0, Index vdim = 0) {
+    kdim = kdim ? kdim : embed_dim;
+    vdim = vdim ? vdim : embed_dim;
+    const Tensor<T> in_bias = bias ? weights.at(prefix + "in_proj_bias", {3 * embed_dim}) : Tensor<T>();
+    auto bias_part = [&](Index part) {
+      return bias ? in_bias.slice_rows(part * embed_dim, embed_dim) : Tensor<T>();
+    };
+    Tensor<T> q, k, v;
+    if (weights.contains(prefix + "in_proj_weight") && kdim == embed_dim && vdim == embed_dim) {
+      const Tensor<T>& packed = weights.at(prefix + "in_proj_weight", {3 * embed_dim, embed_dim});
+      q = packed.slice_rows(0, embed_dim);
+      k = packed.slice_rows(embed_dim, embed_dim);
+      v = packed.slice_rows(2 * embed_dim, embed_dim);
+    } else {
+      q = weights.at(prefix + "q_proj_weight", {embed_dim, embed_dim});
+      k = weights.at(prefix + "k_proj_weight", {embed_dim, kdim});
+      v = weights.at(prefix + "v_proj_weight", {embed_dim, vdim});
+    }
+    return MultiHeadAttention(Linear<T>(q, bias_part(0)), Linear<T>(k, bias_part(1)),
+                              Linear<T>(v, bias_part(2)),
+                              Linear<T>::load(weights, prefix + "out_proj.", embed_dim, embed_dim, bias),
+                              num_heads);
+  }
+
+  Index embed_dim() const { return query_.out_features(); }
+  Index num_heads() const { return num_heads_; }
+  Index head_dim() const { return embed_dim() / num_heads_; }
+  const Linear<T>& query_projection() const { return query_; }
+  const Linear<T>& key_projection() const { return key_; }
+  const Linear<T>& value_projection() const { return value_; }
+  const Linear<T>& output_projection() const { return output_; }
+
+  // Self-attention of every sequence in `batch` (rows of `x`). `mask.key_padding`, when set,
+  // covers all rows of `x`; `allowed` / `additive` are L x L and apply to every sequence.
+  // `average_weights`, when given, receives per sequence the L x L attention probabilities
+  // averaged over heads (need_weights=True, average_attn_weights=True).
+  Matrix<T> forward(const MatrixView<T>& x, const SequenceBatch& batch,
+                    const AttentionMask<T>& mask = {},
+                    std::vector<Matrix<T>>* average_weights = nullptr) const {
+    batch.check_rows(x.rows(), "MultiHeadAttention input");
+    Matrix<T> qkv;
+    if (has_fused_) {
+      qkv = fused_.forward(x);
+    } else {
+      qkv.resize(x.rows(), 3 * embed_dim());
+      project_into(x, x, x, qkv);
+    }
+    const Index e = embed_dim();
+    return attend(qkv.leftCols(e), qkv.middleCols(e, e), qkv.rightCols(e), batch, batch, mask,
+                  average_weights);
+  }
+
+  // Attention of `query` rows over `key`/`value` rows (cross-attention, or q = k != v as
+  // in DETR-style layers that add positions to queries and keys only).
+  Matrix<T> forward(const MatrixView<T>& query, const MatrixView<T>& key,
+                    const MatrixView<T>& value, const SequenceBatch& query_batch,
+                    const SequenceBatch& key_batch, const AttentionMask<T>& mask = {},
+                    std::vector<Matrix<T>>* average_weights = nullptr) const {
+    query_batch.check_rows(query.rows(), "MultiHeadAttention query");
+    key_batch.check_rows(key.rows(), "MultiHeadAttention key");
+    key_batch.check_rows(value.rows(), "MultiHeadAttention value");
+    if (query_batch.size() != key_batch.size())
+      throw ShapeError(detail::concat("MultiHeadAttention: ", query_batch.size(),
+                                      " query sequences but ", key_batch.size(), " key sequences"));
+    const Matrix<T> q = query_.forward(query);
+    const Matrix<T> k = key_.forward(key);
+    const Matrix<T> v = value_.forward(value);
+    return attend(q, k, v, query_batch, key_batch, mask, average_weights);
+  }
+
+ private:
+  // Self-attention with a packed projection is one (3E x E) GEMM; separate weights of the
+  // same input width are concatenated once here for the same effect.
+  void fuse_self_attention_projection() {
+    const Index e = embed_dim();
+    if (key_.in_features() != query_.in_features() || value_.in_features() != query_.in_features())
+      return;
+    Matrix<T> weight(3 * e, query_.in_features());
+    weight << query_.weight(), key_.weight(), value_.weight();
+    Vector<T> bias;
+    if (query_.has_bias() && key_.has_bias() && value_.has_bias()) {
+      bias.resize(3 * e);
+      bias << query_.bias(), key_.bias(), value_.bias();
+    } else if (query_.has_bias() || key_.has_bias() || value_.has_bias()) {
+      return;
+    }
+    fused_ = Linear<T>(weight, bias);
+    has_fused_ = true;
+  }
+
+  void project_into(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixView<T>& v,
+                    Matrix<T>& qkv) const {
+    const Index e = embed_dim();
+    query_.forward(q, qkv.leftCols(e));
+    key_.forward(k, qkv.middleCols(e, e));
+    value_.forward(v, qkv.rightCols(e));
+  }
+
+  Matrix<T> attend(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixView<T>& v,
+                   const SequenceBatch& query_batch, const SequenceBatch& key_batch,
+                   const AttentionMask<T>& mask, std::vector<Matrix<T>>* average_weights) const {
+    if (mask.key_padding && mask.key_padding->size() != key_batch.total_rows())
+      throw ShapeError(detail::concat("MultiHeadAttention: key_padding has ",
+                                      mask.key_padding->size(), " entries, expected one per key row (",
+                                      key_batch.total_rows(), ")"));
+    for (Index b = 0; b < query_batch.size(); ++b)
+      sequence_mask(mask, key_batch, b).check(query_batch.length(b), key_batch.length(b));
+
+    const Index heads = num_heads_, d = head_dim(), tasks = query_batch.size() * heads;
+    const T scale = default_attention_scale<T>(d);
+    Matrix<T> context(q.rows(), embed_dim());
+    if (average_weights) {
+      average_weights->assign(static_cast<std::size_t>(query_batch.size()), Matrix<T>());
+      for (Index b = 0; b < query_batch.size(); ++b)
+        (*average_weights)[b].setZero(query_batch.length(b), key_batch.length(b));
+    }
+    // Each (sequence, head) pair is independent; weights are summed across heads, so that
+    // path stays serial.
+    const bool parallel = tasks > 1 && average_weights == nullptr;
+    (void)parallel;
+#ifdef _OPENMP
+#pragma omp parallel if (parallel)
+#endif
+    {
+      Matrix<T> probabilities;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic)
+#endif
+      for (Index task = 0; task < tasks; ++task) {
+        const Index b = task / heads, h = task % heads;
+        const Index q0 = query_batch.offset(b), l = query_batch.length(b);
+        const Index k0 = key_batch.offset(b), s = key_batch.length(b);
+        scaled_dot_product_attention<T>(q.block(q0, h * d, l, d), k.block(k0, h * d, s, d),
+                                        v.block(k0, h * d, s, d), sequence_mask(mask, key_batch, b),
+                                        scale, context.block(q0, h * d, l, d), probabilities);
+        if (average_weights) (*average_weights)[b] += probabilities / T(heads);
+      }
+    }
+    return output_.forward(context);
+  }
+
+  static AttentionMask<T> sequence_mask(const AttentionMask<T>& mask, const SequenceBatch& keys,
+                                        Index b) {
+    AttentionMask<T> local;
+    local.causal = mask.causal;
+    if (mask.allowed) local.allowed.emplace(*mask.allowed);
+    if (mask.additive) local.additive.emplace(*mask.additive);
+    if (mask.key_padding) local.key_padding.emplace(mask.key_padding->segment(keys.offset(b), keys.length(b)));
+    return local;
+  }
+
+  Linear<T> query_, key_, value_, output_;
+  Linear<T> fused_;  // query, key and value stacked, for self-attention
+  bool has_fused_ = false;
+  Index num_heads_ = 1;
+};
+
+}  // namespace eigenformer

@@ -1,0 +1,68 @@
+#pragma once
+// y = x W^T + b with W in PyTorch's (out_features, in_features) layout. The weight is
+// used as stored (a view into the weights file when it was memory-mapped); Eigen folds
+// the transpose into the matrix product, so nothing is copied per call.
+
+#include <eigenformer/core/state_dict.hpp>
+#include <eigenformer/core/tensor.hpp>
+#include <eigenformer/core/types.hpp>
+
+#include <string>
+
+namespace eigenformer {
+
+template <typename T>
+class Linear {
+ public:
+  Linear() = default;
+  Linear(Tensor<T> weight, Tensor<T> bias) : weight_(std::move(weight)), bias_(std::move(bias)) {
+    if (weight_.rank() != 2)
+      throw ShapeError(detail::concat("Linear: weight must be (out, in), got ",
+                                      detail::shape_string(weight_.shape())));
+    if (!bias_.empty() && bias_.shape() != Shape{out_features()})
+      throw ShapeError(detail::concat("Linear: bias shape ", detail::shape_string(bias_.shape()),
+                                      " does not match ", out_features(), " outputs"));
+  }
+  explicit Linear(const Matrix<T>& weight, const Vector<T>& bias = Vector<T>())
+      : Linear(Tensor<T>::from_matrix(weight),
+               bias.size() ? Tensor<T>({bias.size()}, std::vector<T>(bias.data(), bias.data() + bias.size()))
+                           : Tensor<T>()) {}
+
+  // Binds `<prefix>weight` (out, in) and, when `has_bias`, `<prefix>bias` (out).
+  static Linear load(const StateDict<T>& weights, const std::string& prefix, Index in_features,
+                     Index out_features, bool has_bias = true) {
+    return Linear(weights.at(prefix + "weight", {out_features, in_features}),
+                  has_bias ? weights.at(prefix + "bias", {out_features}) : Tensor<T>());
+  }
+
+  Index in_features() const { return weight_.dim(1); }
+  Index out_features() const { return weight_.dim(0); }
+  bool has_bias() const { return !bias_.empty(); }
+  ConstMatrixMap<T> weight() const { return weight_.matrix(); }
+  ConstVectorMap<T> bias() const { return bias_.vector(); }
+
+  // Writes into `out` (rows x out_features) without allocating.
+  void forward(const MatrixView<T>& x, MutableMatrixView<T> out) const {
+    check_input(x);
+    out.noalias() = x * weight().transpose();
+    if (has_bias()) out.rowwise() += bias().transpose();
+  }
+
+  Matrix<T> forward(const MatrixView<T>& x) const {
+    Matrix<T> out(x.rows(), out_features());
+    forward(x, out);
+    return out;
+  }
+
+ private:
+  void check_input(const MatrixView<T>& x) const {
+    if (x.cols() != in_features())
+      throw ShapeError(detail::concat("Linear: input has ", x.cols(), " features, expected ",
+                                      in_features()));
+  }
+
+  Tensor<T> weight_;
+  Tensor<T> bias_;
+};
+
+}  // namespace eigenformer

@@ -1,0 +1,79 @@
+#pragma once
+// torch.nn.TransformerDecoderLayer(batch_first=True):
+//   post-norm: x = norm1(x + SA(x)); x = norm2(x + CA(x, memory)); x = norm3(x + FF(x))
+//   pre-norm:  x = x + SA(norm1(x)); x = x + CA(norm2(x), memory); x = x + FF(norm3(x))
+
+#include <eigenformer/attention/multi_head_attention.hpp>
+#include <eigenformer/nn/layer_norm.hpp>
+#include <eigenformer/transformer/encoder_layer.hpp>
+#include <eigenformer/transformer/feed_forward.hpp>
+
+#include <string>
+
+namespace eigenformer {
+
+template <typename T>
+class TransformerDecoderLayer {
+ public:
+  TransformerDecoderLayer() = default;
+  TransformerDecoderLayer(MultiHeadAttention<T> self_attention, MultiHeadAttention<T> cross_attention,
+                          FeedForward<T> feed_forward, LayerNorm<T> self_attention_norm,
+                          LayerNorm<T> cross_attention_norm, LayerNorm<T> feed_forward_norm,
+                          bool norm_first)
+      : self_attention_(std::move(self_attention)), cross_attention_(std::move(cross_attention)),
+        feed_forward_(std::move(feed_forward)), self_attention_norm_(std::move(self_attention_norm)),
+        cross_attention_norm_(std::move(cross_attention_norm)),
+        feed_forward_norm_(std::move(feed_forward_norm)), norm_first_(norm_first) {}
+
+  // nn.TransformerDecoderLayer's state_dict under `prefix`.
+  static TransformerDecoderLayer load(const StateDict<T>& weights, const std::string& prefix,
+                                      const TransformerLayerConfig& config) {
+    const Index d = config.d_model, ff = config.dim_feedforward;
+    const T eps = static_cast<T>(config.layer_norm_eps);
+    return TransformerDecoderLayer(
+        MultiHeadAttention<T>::load(weights, prefix + "self_attn.", d, config.num_heads),
+        MultiHeadAttention<T>::load(weights, prefix + "multihead_attn.", d, config.num_heads),
+        FeedForward<T>(Linear<T>::load(weights, prefix + "linear1.", d, ff),
+                       Linear<T>::load(weights, prefix + "linear2.", ff, d), config.activation),
+        LayerNorm<T>::load(weights, prefix + "norm1.", d, eps),
+        LayerNorm<T>::load(weights, prefix + "norm2.", d, eps),
+        LayerNorm<T>::load(weights, prefix + "norm3.", d, eps), config.norm_first);
+  }
+
+  // `target` rows follow `target_batch`, `memory` rows `memory_batch`. `target_mask`
+  // applies to the self-attention (for example causal), `memory_mask` to the
+  // cross-attention (for example key_padding over the memory rows).
+  Matrix<T> forward(const MatrixView<T>& target, const MatrixView<T>& memory,
+                    const SequenceBatch& target_batch, const SequenceBatch& memory_batch,
+                    const AttentionMask<T>& target_mask = {},
+                    const AttentionMask<T>& memory_mask = {}) const {
+    auto self_block = [&](const MatrixView<T>& x) {
+      return self_attention_.forward(x, target_batch, target_mask);
+    };
+    auto cross_block = [&](const MatrixView<T>& x) {
+      return cross_attention_.forward(x, memory, memory, target_batch, memory_batch, memory_mask);
+    };
+    Matrix<T> h = target;
+    if (norm_first_) {
+      h += self_block(self_attention_norm_.forward(h));
+      h += cross_block(cross_attention_norm_.forward(h));
+      h += feed_forward_.forward(feed_forward_norm_.forward(h));
+    } else {
+      h += self_block(h);
+      self_attention_norm_.apply(h);
+      h += cross_block(h);
+      cross_attention_norm_.apply(h);
+      h += feed_forward_.forward(h);
+      feed_forward_norm_.apply(h);
+    }
+    return h;
+  }
+
+ private:
+  MultiHeadAttention<T> self_attention_, cross_attention_;
+  FeedForward<T> feed_forward_;
+  LayerNorm<T> self_attention_norm_, cross_attention_norm_, feed_forward_norm_;
+  bool norm_first_ = false;
+};
+
+}  // namespace eigenformer
