@@ -4,7 +4,7 @@
 // over all rows, and each (sequence, head) pair attends over column blocks of them.
 
 #include <eigenformer/attention/attention_mask.hpp>
-#include <eigenformer/attention/scaled_dot_product_attention.hpp>
+#include <eigenformer/attention/attend_heads.hpp>
 #include <eigenformer/core/sequence_batch.hpp>
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/nn/linear.hpp>
@@ -111,21 +111,12 @@ class MultiHeadAttention {
 
  private:
   // Self-attention with a packed projection is one (3E x E) GEMM; separate weights of the
-  // same input width are concatenated once here for the same effect.
+  // same input width are stacked once here for the same effect.
   void fuse_self_attention_projection() {
-    const Index e = embed_dim();
-    if (key_.in_features() != query_.in_features() || value_.in_features() != query_.in_features())
-      return;
-    Matrix<T> weight(3 * e, query_.in_features());
-    weight << query_.weight(), key_.weight(), value_.weight();
-    Vector<T> bias;
-    if (query_.has_bias() && key_.has_bias() && value_.has_bias()) {
-      bias.resize(3 * e);
-      bias << query_.bias(), key_.bias(), value_.bias();
-    } else if (query_.has_bias() || key_.has_bias() || value_.has_bias()) {
-      return;
-    }
-    fused_ = Linear<T>(weight, bias);
+    const Index in = query_.in_features();
+    const bool same_bias = query_.has_bias() == key_.has_bias() && key_.has_bias() == value_.has_bias();
+    if (key_.in_features() != in || value_.in_features() != in || !same_bias) return;
+    fused_ = stack_outputs<T>({query_, key_, value_});
     has_fused_ = true;
   }
 
@@ -140,54 +131,9 @@ class MultiHeadAttention {
   Matrix<T> attend(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixView<T>& v,
                    const SequenceBatch& query_batch, const SequenceBatch& key_batch,
                    const AttentionMask<T>& mask, std::vector<Matrix<T>>* average_weights) const {
-    if (mask.key_padding && mask.key_padding->size() != key_batch.total_rows())
-      throw ShapeError(detail::concat("MultiHeadAttention: key_padding has ",
-                                      mask.key_padding->size(), " entries, expected one per key row (",
-                                      key_batch.total_rows(), ")"));
-    for (Index b = 0; b < query_batch.size(); ++b)
-      sequence_mask(mask, key_batch, b).check(query_batch.length(b), key_batch.length(b));
-
-    const Index heads = num_heads_, d = head_dim(), tasks = query_batch.size() * heads;
-    const T scale = default_attention_scale<T>(d);
     Matrix<T> context(q.rows(), embed_dim());
-    if (average_weights) {
-      average_weights->assign(static_cast<std::size_t>(query_batch.size()), Matrix<T>());
-      for (Index b = 0; b < query_batch.size(); ++b)
-        (*average_weights)[b].setZero(query_batch.length(b), key_batch.length(b));
-    }
-    // Each (sequence, head) pair is independent; weights are summed across heads, so that
-    // path stays serial.
-    const bool parallel = tasks > 1 && average_weights == nullptr;
-    (void)parallel;
-#ifdef _OPENMP
-#pragma omp parallel if (parallel)
-#endif
-    {
-      Matrix<T> probabilities;
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic)
-#endif
-      for (Index task = 0; task < tasks; ++task) {
-        const Index b = task / heads, h = task % heads;
-        const Index q0 = query_batch.offset(b), l = query_batch.length(b);
-        const Index k0 = key_batch.offset(b), s = key_batch.length(b);
-        scaled_dot_product_attention<T>(q.block(q0, h * d, l, d), k.block(k0, h * d, s, d),
-                                        v.block(k0, h * d, s, d), sequence_mask(mask, key_batch, b),
-                                        scale, context.block(q0, h * d, l, d), probabilities);
-        if (average_weights) (*average_weights)[b] += probabilities / T(heads);
-      }
-    }
+    attend_heads<T>(q, k, v, num_heads_, query_batch, key_batch, mask, context, average_weights);
     return output_.forward(context);
-  }
-
-  static AttentionMask<T> sequence_mask(const AttentionMask<T>& mask, const SequenceBatch& keys,
-                                        Index b) {
-    AttentionMask<T> local;
-    local.causal = mask.causal;
-    if (mask.allowed) local.allowed.emplace(*mask.allowed);
-    if (mask.additive) local.additive.emplace(*mask.additive);
-    if (mask.key_padding) local.key_padding.emplace(mask.key_padding->segment(keys.offset(b), keys.length(b)));
-    return local;
   }
 
   Linear<T> query_, key_, value_, output_;

@@ -131,13 +131,30 @@ struct DeformableAttentionTrace {
   Matrix<T> context;             // sampled and weighted values before output_proj, queries x d
 };
 
+// Value projection, bilinear sampling and the attention-weighted sum are all linear, so they
+// commute: sum_k a_k (W x_k + b) = W (sum_k a_k x_k) + (sum_k a_k) b, where a_k combines the
+// attention weight and the bilinear weight of each in-map, unpadded neighbour x_k. Either
+// order gives HF's result up to rounding; they differ in cost.
+enum class DeformableSamplingOrder {
+  // Whichever needs less arithmetic for the given sizes.
+  Automatic,
+  // HF's order: project every value token (tokens x d x d), then gather head_dim-wide slices.
+  // Cheaper when the queries are about as many as the tokens (a deformable encoder).
+  ProjectThenSample,
+  // Gather d-wide rows of the unprojected input per (query, head), then project those
+  // (queries x d x d). Cheaper when queries are far fewer than tokens: RT-DETR's decoder has
+  // 300 queries over 8400 tokens.
+  SampleThenProject,
+};
+
 template <typename T>
 struct DeformableAttentionOptions {
   // Added to the queries before the offset and weight projections (HF position_embeddings).
   std::optional<MatrixView<T>> query_position;
-  // One entry per value row, true = padded token: its projected value is zeroed (HF's
+  // One entry per value row, true = padded token: its projected value counts as zero (HF's
   // attention_mask, which is the opposite: true = real pixel).
   std::optional<Eigen::Ref<const BoolVector>> value_padding;
+  DeformableSamplingOrder order = DeformableSamplingOrder::Automatic;
   // When set, receives the intermediate tensors.
   DeformableAttentionTrace<T>* trace = nullptr;
 };
@@ -205,11 +222,6 @@ class MultiScaleDeformableAttention {
                     const FeatureLevels& levels,
                     const DeformableAttentionOptions<T>& options = {}) const {
     check_inputs(queries, reference_points, value_input, query_batch, levels, options);
-    Matrix<T> value = value_projection_.forward(value_input);
-    if (options.value_padding)
-      for (Index row = 0; row < value.rows(); ++row)
-        if ((*options.value_padding)(row)) value.row(row).setZero();
-
     Matrix<T> offsets, logits;
     if (options.query_position) {
       const Matrix<T> positioned = queries + *options.query_position;
@@ -228,18 +240,37 @@ class MultiScaleDeformableAttention {
     normalize_attention_weights(logits);
     offsets_to_locations(reference_points, levels, offsets);
 
+    const Samples samples{offsets, logits, query_batch, levels, options.value_padding};
     Matrix<T> context(queries.rows(), embed_dim());
-    sample(value, offsets, logits, query_batch, levels, context);
+    Matrix<T> value;
+    if (samples_inputs(options.order, queries.rows(), value_input.rows())) {
+      sample_then_project(value_input, samples, context);
+    } else {
+      value = projected_values(value_input, options.value_padding);
+      project_then_sample(value, samples, context);
+    }
     if (trace) {
-      trace->value = std::move(value);
-      trace->sampling_locations = offsets;
-      trace->attention_weights = logits;
+      trace->value = value.size() ? std::move(value) : projected_values(value_input, options.value_padding);
+      trace->sampling_locations = std::move(offsets);
+      trace->attention_weights = std::move(logits);
       trace->context = context;
     }
     return output_projection_.forward(context);
   }
 
  private:
+  // Per query row: locations (x, y interleaved) and weights in (head, level, point) order.
+  struct Samples {
+    const Matrix<T>& locations;
+    const Matrix<T>& weights;
+    const SequenceBatch& query_batch;
+    const FeatureLevels& levels;
+    const std::optional<Eigen::Ref<const BoolVector>>& padding;
+  };
+
+  using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+  using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+
   static void expect_layer(const char* name, const Linear<T>& layer, Index in, Index out) {
     if (layer.in_features() != in || layer.out_features() != out)
       throw ShapeError(detail::concat("MultiScaleDeformableAttention: ", name, " maps ",
@@ -274,6 +305,30 @@ class MultiScaleDeformableAttention {
     if (options.value_padding && options.value_padding->size() != value_rows)
       fail("value padding mask has ", options.value_padding->size(), " entries, expected ",
            value_rows);
+  }
+
+  // Multiply-adds of each order: both gather up to 4 neighbours per sample, head_dim or d
+  // wide; a gathered multiply-add costs about kGatherCost times one inside a matrix product
+  // (measured at RT-DETR's sizes, bench/deformable_attention_bench.cpp).
+  bool samples_inputs(DeformableSamplingOrder order, Index queries, Index tokens) const {
+    if (order != DeformableSamplingOrder::Automatic)
+      return order == DeformableSamplingOrder::SampleThenProject;
+    constexpr double kGatherCost = 4;
+    const double d = static_cast<double>(embed_dim());
+    const double neighbours = 4.0 * static_cast<double>(queries * num_heads_ * num_levels_ * num_points_);
+    const double project_first = static_cast<double>(tokens) * d * d +
+                                 kGatherCost * neighbours * static_cast<double>(head_dim());
+    const double sample_first = static_cast<double>(queries) * d * d + kGatherCost * neighbours * d;
+    return sample_first < project_first;
+  }
+
+  Matrix<T> projected_values(const MatrixView<T>& value_input,
+                             const std::optional<Eigen::Ref<const BoolVector>>& padding) const {
+    Matrix<T> value = value_projection_.forward(value_input);
+    if (padding)
+      for (Index row = 0; row < value.rows(); ++row)
+        if ((*padding)(row)) value.row(row).setZero();
+    return value;
   }
 
   // Softmax over each head's levels x points block of a row.
@@ -313,51 +368,97 @@ class MultiScaleDeformableAttention {
     return (head * num_levels_ + level) * num_points_ + point;
   }
 
-  void sample(const Matrix<T>& value, const Matrix<T>& locations, const Matrix<T>& weights,
-              const SequenceBatch& query_batch, const FeatureLevels& levels,
-              Matrix<T>& context) const {
+  // Calls visit(image, row, head) for every query row and head, rows split across threads.
+  template <typename Visit>
+  static void for_each_query_head(const Samples& samples, Index heads, Visit&& visit) {
+    const SequenceBatch& batch = samples.query_batch;
 #ifdef _OPENMP
 #pragma omp parallel
 #endif
-    for (Index image = 0; image < query_batch.size(); ++image) {
-      const T* image_values = value.data() + image * levels.total_tokens() * value.cols();
-      const Index first = query_batch.offset(image), end = first + query_batch.length(image);
+    for (Index image = 0; image < batch.size(); ++image) {
+      const Index first = batch.offset(image), end = first + batch.length(image);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
       for (Index row = first; row < end; ++row)
-        sample_query(image_values, locations.row(row).data(), weights.row(row).data(), levels,
-                     context.row(row).data());
+        for (Index head = 0; head < heads; ++head) visit(image, row, head);
     }
   }
 
-  void sample_query(const T* image_values, const T* locations, const T* weights,
-                    const FeatureLevels& levels, T* out) const {
-    const Index d = embed_dim(), head_size = head_dim();
-    for (Index head = 0; head < num_heads_; ++head) {
-      Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> acc(out + head * head_size, head_size);
-      acc.setZero();
-      for (Index level = 0; level < num_levels_; ++level) {
-        const SpatialShape& shape = levels.shape(level);
-        const T* level_values = image_values + levels.start(level) * d + head * head_size;
-        for (Index point = 0; point < num_points_; ++point) {
-          const Index s = sample_index(head, level, point);
-          accumulate_bilinear(level_values, shape, d, locations[2 * s], locations[2 * s + 1],
-                              weights[s], acc);
-        }
+  // Calls gather(token, weight) for every in-map neighbour of each of a head's samples:
+  // `token` indexes the image's flattened levels, `weight` = attention weight x bilinear
+  // weight.
+  template <typename Gather>
+  void for_each_neighbour(const Samples& samples, Index row, Index head, Gather&& gather) const {
+    const T* locations = samples.locations.row(row).data();
+    const T* weights = samples.weights.row(row).data();
+    for (Index level = 0; level < num_levels_; ++level) {
+      const SpatialShape& shape = samples.levels.shape(level);
+      const Index start = samples.levels.start(level);
+      for (Index point = 0; point < num_points_; ++point) {
+        const Index s = sample_index(head, level, point);
+        const T weight = weights[s];
+        bilinear_neighbours(shape, locations[2 * s], locations[2 * s + 1],
+                            [&](Index pixel, T bilinear) { gather(start + pixel, weight * bilinear); });
       }
     }
   }
 
-  // F.grid_sample(mode="bilinear", padding_mode="zeros", align_corners=False) of one head's
-  // slice at normalised (x, y), scaled by `weight` and added to `acc`. With
-  // align_corners=False the normalised range covers the pixels' outer edges, so pixel i's
-  // centre is at (i + 0.5) / size and the continuous pixel coordinate is loc * size - 0.5
-  // (PyTorch: grid = 2 loc - 1, pixel = ((grid + 1) size - 1) / 2). Of the four neighbouring
-  // pixels, those outside the map contribute zero.
-  template <typename Acc>
-  static void accumulate_bilinear(const T* level_values, const SpatialShape& shape,
-                                  Index row_stride, T x_loc, T y_loc, T weight, Acc& acc) {
+  // HF's order: context slice of (row, head) = sum of weighted head slices of projected values.
+  void project_then_sample(const Matrix<T>& value, const Samples& samples, Matrix<T>& context) const {
+    const Index d = embed_dim(), head_size = head_dim(), tokens = samples.levels.total_tokens();
+    for_each_query_head(samples, num_heads_, [&](Index image, Index row, Index head) {
+      const T* head_values = value.data() + image * tokens * d + head * head_size;
+      ArrayMap acc(context.row(row).data() + head * head_size, head_size);
+      acc.setZero();
+      for_each_neighbour(samples, row, head, [&](Index token, T weight) {
+        acc += weight * ConstArrayMap(head_values + token * d, head_size);
+      });
+    });
+  }
+
+  // Gathers unprojected rows per (query, head) into `gathered` (row query * heads + head) and
+  // the summed neighbour weights into `weight_sums`, then projects each head's rows with that
+  // head's slice of value_proj: context_h = gathered_h W_h^T + weight_sum_h b_h.
+  void sample_then_project(const MatrixView<T>& value_input, const Samples& samples,
+                           Matrix<T>& context) const {
+    const Index d = embed_dim(), head_size = head_dim(), tokens = samples.levels.total_tokens();
+    const Index queries = context.rows(), stride = value_input.outerStride();
+    Matrix<T> gathered(queries * num_heads_, d);
+    Matrix<T> weight_sums(queries, num_heads_);
+    for_each_query_head(samples, num_heads_, [&](Index image, Index row, Index head) {
+      const T* image_inputs = value_input.data() + image * tokens * stride;
+      const Index image_row0 = image * tokens;
+      ArrayMap acc(gathered.row(row * num_heads_ + head).data(), d);
+      acc.setZero();
+      T weight_sum = 0;
+      for_each_neighbour(samples, row, head, [&](Index token, T weight) {
+        if (samples.padding && (*samples.padding)(image_row0 + token)) return;
+        acc += weight * ConstArrayMap(image_inputs + token * stride, d);
+        weight_sum += weight;
+      });
+      weight_sums(row, head) = weight_sum;
+    });
+    const auto weight = value_projection_.weight();
+    for (Index head = 0; head < num_heads_; ++head) {
+      const Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>> head_rows(
+          gathered.data() + head * d, queries, d, Eigen::OuterStride<>(num_heads_ * d));
+      auto out = context.middleCols(head * head_size, head_size);
+      out.noalias() = head_rows * weight.middleRows(head * head_size, head_size).transpose();
+      if (value_projection_.has_bias())
+        out.noalias() += weight_sums.col(head) *
+                         value_projection_.bias().segment(head * head_size, head_size).transpose();
+    }
+  }
+
+  // F.grid_sample(mode="bilinear", padding_mode="zeros", align_corners=False) at normalised
+  // (x, y): calls visit(pixel, bilinear weight) for each of the four neighbouring pixels that
+  // lies inside the map (those outside contribute zero). With align_corners=False the
+  // normalised range covers the pixels' outer edges, so pixel i's centre is at (i + 0.5) /
+  // size and the continuous pixel coordinate is loc * size - 0.5 (PyTorch: grid = 2 loc - 1,
+  // pixel = ((grid + 1) size - 1) / 2).
+  template <typename Visit>
+  static void bilinear_neighbours(const SpatialShape& shape, T x_loc, T y_loc, Visit&& visit) {
     const T x = x_loc * static_cast<T>(shape.width) - T(0.5);
     const T y = y_loc * static_cast<T>(shape.height) - T(0.5);
     // No neighbour inside the map (this also rejects NaN and huge values before the casts).
@@ -367,11 +468,9 @@ class MultiScaleDeformableAttention {
     const T x_floor = std::floor(x), y_floor = std::floor(y);
     const Index x0 = static_cast<Index>(x_floor), y0 = static_cast<Index>(y_floor);
     const T fx = x - x_floor, fy = y - y_floor;
-    auto corner = [&](Index xi, Index yi, T corner_weight) {
-      if (xi < 0 || xi >= shape.width || yi < 0 || yi >= shape.height) return;
-      acc += (weight * corner_weight) *
-             Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(
-                 level_values + (yi * shape.width + xi) * row_stride, acc.size());
+    auto corner = [&](Index xi, Index yi, T weight) {
+      if (xi >= 0 && xi < shape.width && yi >= 0 && yi < shape.height)
+        visit(yi * shape.width + xi, weight);
     };
     corner(x0, y0, (T(1) - fx) * (T(1) - fy));
     corner(x0 + 1, y0, fx * (T(1) - fy));

@@ -227,7 +227,8 @@ class JsonConfig {
         path_(std::move(path)) {
     if (value_->is_object()) return;
     if (!path_.empty())
-      detail::JsonLocation{source_, path_.substr(0, path_.size() - 1)}.fail("a JSON object", *value_);
+      detail::JsonLocation{source_, path_.substr(0, path_.size() - 1)}.fail("a JSON object",
+                                                                            *value_);
     throw FormatError(detail::concat(source_, ": top level must be a JSON object, got ",
                                      detail::describe_json(*value_)));
   }

@@ -40,14 +40,31 @@ class LayerNorm {
     if (x.cols() != features())
       throw ShapeError(detail::concat("LayerNorm: input has ", x.cols(), " features, expected ",
                                       features()));
-    const auto gamma = weight().transpose().array();
-    const auto beta = bias().transpose().array();
+#ifdef _OPENMP
+#pragma omp parallel for if (x.rows() > 16)
+#endif
     for (Index r = 0; r < x.rows(); ++r) {
-      auto row = x.row(r).array();
-      const T mean = row.mean();
-      const T variance = (row - mean).square().mean();
-      const T inv_std = T(1) / std::sqrt(variance + eps_);
-      row = (row - mean) * inv_std * gamma + beta;
+      auto row = x.row(r);
+      normalize_row(row);
+    }
+  }
+
+  // hidden = LayerNorm(x + bias + hidden) row by row: a sublayer's bias, the residual
+  // connection and the post-norm in one pass over memory.
+  void apply_residual(const MatrixView<T>& x, const ConstVectorMap<T>& bias,
+                      MutableMatrixView<T> hidden) const {
+    if (x.cols() != features() || hidden.cols() != features() || x.rows() != hidden.rows() ||
+        bias.size() != features())
+      throw ShapeError(detail::concat("LayerNorm: residual input is ", x.rows(), " x ", x.cols(),
+                                      " and ", hidden.rows(), " x ", hidden.cols(), ", expected ",
+                                      features(), " features"));
+#ifdef _OPENMP
+#pragma omp parallel for if (x.rows() > 16)
+#endif
+    for (Index r = 0; r < x.rows(); ++r) {
+      auto row = hidden.row(r);
+      row += x.row(r) + bias.transpose();
+      normalize_row(row);
     }
   }
 
@@ -58,6 +75,15 @@ class LayerNorm {
   }
 
  private:
+  template <typename Row>
+  void normalize_row(Row& row) const {
+    auto values = row.array();
+    const T mean = values.mean();
+    const T variance = (values - mean).square().mean();
+    const T inv_std = T(1) / std::sqrt(variance + eps_);
+    values = (values - mean) * inv_std * weight().transpose().array() + bias().transpose().array();
+  }
+
   Tensor<T> weight_;
   Tensor<T> bias_;
   T eps_ = T(1e-5);

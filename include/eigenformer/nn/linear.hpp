@@ -8,6 +8,7 @@
 #include <eigenformer/core/types.hpp>
 
 #include <string>
+#include <vector>
 
 namespace eigenformer {
 
@@ -64,5 +65,28 @@ class Linear {
   Tensor<T> weight_;
   Tensor<T> bias_;
 };
+
+// One Linear whose outputs are those of `parts` stacked in order (for example query, key and
+// value fused into one (3E x E) product). Copies the weights once, at load time.
+template <typename T>
+Linear<T> stack_outputs(const std::vector<Linear<T>>& parts) {
+  Index rows = 0;
+  const Index in = parts.empty() ? 0 : parts.front().in_features();
+  const bool biased = !parts.empty() && parts.front().has_bias();
+  for (const auto& part : parts) {
+    if (part.in_features() != in || part.has_bias() != biased)
+      throw ShapeError("stack_outputs: the parts must share input width and bias presence");
+    rows += part.out_features();
+  }
+  Matrix<T> weight(rows, in);
+  Vector<T> bias(biased ? rows : 0);
+  Index row = 0;
+  for (const auto& part : parts) {
+    weight.middleRows(row, part.out_features()) = part.weight();
+    if (biased) bias.segment(row, part.out_features()) = part.bias();
+    row += part.out_features();
+  }
+  return Linear<T>(weight, bias);
+}
 
 }  // namespace eigenformer

@@ -1,0 +1,227 @@
+#pragma once
+// HuggingFace BertModel (BERT, MiniLM and sentence-transformers BERT checkpoints) from a
+// `config.json` + `model.safetensors` folder, with HF parameter names.
+//
+// Each layer is: one fused QKV product, attention per (sequence, head) over column blocks,
+// then output projection, bias, residual and LayerNorm in one pass over the rows; the
+// intermediate projection's bias and activation in one pass. Buffers live in a Workspace
+// that callers may keep, so repeated calls do not allocate.
+
+#include <eigenformer/attention/attend_heads.hpp>
+#include <eigenformer/core/sequence_batch.hpp>
+#include <eigenformer/core/state_dict.hpp>
+#include <eigenformer/io/safetensors.hpp>
+#include <eigenformer/models/bert/config.hpp>
+#include <eigenformer/models/bert/weights.hpp>
+#include <eigenformer/nn/activations.hpp>
+#include <eigenformer/nn/embedding.hpp>
+#include <eigenformer/nn/layer_norm.hpp>
+#include <eigenformer/nn/linear.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace eigenformer {
+
+using TokenIdMatrix = Eigen::Matrix<std::int64_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using TokenIdVector = Eigen::Matrix<std::int64_t, Eigen::Dynamic, 1>;
+
+template <typename T>
+struct BertOutput {
+  SequenceBatch batch;                   // which rows belong to which sequence
+  Matrix<T> last_hidden_state;           // batch.total_rows() x hidden_size
+  Matrix<T> pooler_output;               // sequences x hidden_size: tanh(dense(first token))
+  std::vector<Matrix<T>> hidden_states;  // on request: the embeddings, then every layer
+};
+
+template <typename T>
+struct BertWorkspace {
+  Matrix<T> qkv, context, projected, intermediate;
+};
+
+template <typename T>
+class BertLayer {
+ public:
+  BertLayer(const StateDict<T>& weights, const std::string& prefix, const BertConfig& config)
+      : heads_(config.num_attention_heads), activation_(config.hidden_act) {
+    const Index h = config.hidden_size, ff = config.intermediate_size;
+    const T eps = static_cast<T>(config.layer_norm_eps);
+    const std::string self = prefix + "attention.self.";
+    qkv_ = stack_outputs<T>({Linear<T>::load(weights, self + "query.", h, h),
+                      Linear<T>::load(weights, self + "key.", h, h),
+                      Linear<T>::load(weights, self + "value.", h, h)});
+    attention_output_ = Linear<T>::load(weights, prefix + "attention.output.dense.", h, h);
+    attention_norm_ = LayerNorm<T>::load(weights, prefix + "attention.output.LayerNorm.", h, eps);
+    intermediate_ = Linear<T>::load(weights, prefix + "intermediate.dense.", h, ff);
+    output_ = Linear<T>::load(weights, prefix + "output.dense.", ff, h);
+    output_norm_ = LayerNorm<T>::load(weights, prefix + "output.LayerNorm.", h, eps);
+  }
+
+  // hidden (rows x hidden_size) is updated in place.
+  void forward(Matrix<T>& hidden, const SequenceBatch& batch, const AttentionMask<T>& mask,
+               BertWorkspace<T>& ws) const {
+    const Index h = hidden.cols();
+    ws.qkv.resize(hidden.rows(), 3 * h);
+    qkv_.forward(hidden, ws.qkv);
+    ws.context.resize(hidden.rows(), h);
+    attend_heads<T>(ws.qkv.leftCols(h), ws.qkv.middleCols(h, h), ws.qkv.rightCols(h), heads_, batch,
+                    batch, mask, ws.context);
+    project_add_normalize(attention_output_, ws.context, attention_norm_, hidden, ws);
+    ws.intermediate.resize(hidden.rows(), intermediate_.out_features());
+    ws.intermediate.noalias() = hidden * intermediate_.weight().transpose();
+    add_bias_and_activate(ws.intermediate, intermediate_.bias(), activation_);
+    project_add_normalize(output_, ws.intermediate, output_norm_, hidden, ws);
+  }
+
+ private:
+  // hidden = norm(input W^T + b + hidden), the bias, residual and LayerNorm in one pass.
+  static void project_add_normalize(const Linear<T>& projection, const Matrix<T>& input,
+                                    const LayerNorm<T>& norm, Matrix<T>& hidden,
+                                    BertWorkspace<T>& ws) {
+    ws.projected.resize(hidden.rows(), hidden.cols());
+    ws.projected.noalias() = input * projection.weight().transpose();
+    norm.apply_residual(ws.projected, projection.bias(), hidden);
+  }
+
+  static void add_bias_and_activate(Matrix<T>& x, const ConstVectorMap<T>& bias,
+                                    Activation activation) {
+#ifdef _OPENMP
+#pragma omp parallel for if (x.rows() > 16)
+#endif
+    for (Index r = 0; r < x.rows(); ++r) {
+      auto row = x.row(r);
+      row += bias.transpose();
+      apply_activation(activation, row);
+    }
+  }
+
+  Index heads_;
+  Activation activation_;
+  Linear<T> qkv_, attention_output_, intermediate_, output_;
+  LayerNorm<T> attention_norm_, output_norm_;
+};
+
+template <typename T>
+class BertModel {
+ public:
+  // A folder with config.json and model.safetensors, as `save_pretrained` writes it.
+  static BertModel load(const std::string& directory) {
+    const BertConfig config = BertConfig::load(directory + "/config.json");
+    return BertModel(config, load_bert_weights<T>(directory));
+  }
+
+  BertModel(const BertConfig& config, const StateDict<T>& weights) : config_(config) {
+    const Index h = config.hidden_size;
+    const T eps = static_cast<T>(config.layer_norm_eps);
+    words_ = Embedding<T>::load(weights, "embeddings.word_embeddings.weight", config.vocab_size, h);
+    positions_ = Embedding<T>::load(weights, "embeddings.position_embeddings.weight",
+                                    config.max_position_embeddings, h);
+    token_types_ = Embedding<T>::load(weights, "embeddings.token_type_embeddings.weight",
+                                      config.type_vocab_size, h);
+    embedding_norm_ = LayerNorm<T>::load(weights, "embeddings.LayerNorm.", h, eps);
+    for (Index i = 0; i < config.num_hidden_layers; ++i)
+      layers_.emplace_back(weights, detail::concat("encoder.layer.", i, "."), config);
+    if (weights.contains("pooler.dense.weight"))
+      pooler_ = Linear<T>::load(weights, "pooler.dense.", h, h);
+  }
+
+  const BertConfig& config() const { return config_; }
+  bool has_pooler() const { return pooler_.has_value(); }
+
+  // HF's calling convention: `ids`, `attention_mask` (1 = real token, 0 = padding) and
+  // `token_type_ids` (empty = all 0) are batch x length. Every position is computed, padded
+  // ones included, exactly as HF does; padded keys are ignored.
+  BertOutput<T> forward(const TokenIdMatrix& ids, const TokenIdMatrix& attention_mask,
+                        const TokenIdMatrix& token_type_ids = TokenIdMatrix(),
+                        bool output_hidden_states = false, BertWorkspace<T>* workspace = nullptr) const {
+    check_same_shape(ids, attention_mask, "attention_mask");
+    if (token_type_ids.size()) check_same_shape(ids, token_type_ids, "token_type_ids");
+    const SequenceBatch batch = SequenceBatch::uniform(ids.rows(), ids.cols());
+    const BoolVector padded = Eigen::Map<const TokenIdVector>(attention_mask.data(), attention_mask.size())
+                                  .array() == 0;
+    AttentionMask<T> mask;
+    mask.key_padding.emplace(padded);
+    return run(Eigen::Map<const TokenIdVector>(ids.data(), ids.size()),
+               token_type_ids.size() ? Eigen::Map<const TokenIdVector>(token_type_ids.data(), token_type_ids.size())
+                                     : Eigen::Map<const TokenIdVector>(nullptr, 0),
+               batch, mask, output_hidden_states, workspace);
+  }
+
+  // Sequences without padding, stacked: `ids` holds batch.total_rows() ids (sequence i at
+  // rows [batch.offset(i), ...)), `token_type_ids` the same number or none (all 0). Faster
+  // than the padded form for batches of mixed lengths: no work is spent on padding.
+  BertOutput<T> forward_packed(const TokenIdVector& ids, const TokenIdVector& token_type_ids,
+                               const SequenceBatch& batch, bool output_hidden_states = false,
+                               BertWorkspace<T>* workspace = nullptr) const {
+    return run(ids, token_type_ids, batch, AttentionMask<T>(), output_hidden_states, workspace);
+  }
+
+ private:
+  static void check_same_shape(const TokenIdMatrix& ids, const TokenIdMatrix& other, const char* name) {
+    if (other.rows() != ids.rows() || other.cols() != ids.cols())
+      throw ShapeError(detail::concat("BertModel: ", name, " is ", other.rows(), " x ", other.cols(),
+                                      ", expected ", ids.rows(), " x ", ids.cols(), " like input_ids"));
+  }
+
+  template <typename Ids>
+  BertOutput<T> run(const Ids& ids, const Ids& token_type_ids, const SequenceBatch& batch,
+                    const AttentionMask<T>& mask, bool output_hidden_states,
+                    BertWorkspace<T>* workspace) const {
+    batch.check_rows(ids.size(), "BertModel input_ids");
+    if (token_type_ids.size() && token_type_ids.size() != ids.size())
+      throw ShapeError(detail::concat("BertModel: ", token_type_ids.size(), " token_type_ids for ",
+                                      ids.size(), " input_ids"));
+    for (Index length : batch.lengths())
+      if (length == 0) throw InvalidArgument("BertModel: empty sequence (every input needs at least one token)");
+    if (batch.max_length() > config_.max_position_embeddings)
+      throw InvalidArgument(detail::concat("BertModel: sequence of ", batch.max_length(),
+                                           " tokens exceeds max_position_embeddings ",
+                                           config_.max_position_embeddings,
+                                           "; truncate the input"));
+    BertWorkspace<T> local;
+    BertWorkspace<T>& ws = workspace ? *workspace : local;
+    BertOutput<T> out;
+    out.batch = batch;
+    out.last_hidden_state = embed(ids, token_type_ids, batch);
+    if (output_hidden_states) out.hidden_states.push_back(out.last_hidden_state);
+    for (const auto& layer : layers_) {
+      layer.forward(out.last_hidden_state, batch, mask, ws);
+      if (output_hidden_states) out.hidden_states.push_back(out.last_hidden_state);
+    }
+    if (pooler_) out.pooler_output = pool_first_tokens(out.last_hidden_state, batch);
+    return out;
+  }
+
+  template <typename Ids>
+  Matrix<T> embed(const Ids& ids, const Ids& token_type_ids, const SequenceBatch& batch) const {
+    for (Index i = 0; i < ids.size(); ++i) words_.check(ids[i]);
+    for (Index i = 0; i < token_type_ids.size(); ++i) token_types_.check(token_type_ids[i]);
+    Matrix<T> hidden(ids.size(), config_.hidden_size);
+    for (Index b = 0; b < batch.size(); ++b)
+      for (Index p = 0; p < batch.length(b); ++p) {
+        const Index row = batch.offset(b) + p;
+        hidden.row(row) = words_.row(ids[row]) + positions_.row(p) +
+                          token_types_.row(token_type_ids.size() ? token_type_ids[row] : 0);
+      }
+    embedding_norm_.apply(hidden);
+    return hidden;
+  }
+
+  Matrix<T> pool_first_tokens(const Matrix<T>& hidden, const SequenceBatch& batch) const {
+    Matrix<T> first(batch.size(), hidden.cols());
+    for (Index b = 0; b < batch.size(); ++b) first.row(b) = hidden.row(batch.offset(b));
+    Matrix<T> pooled = pooler_->forward(first);
+    pooled = pooled.array().tanh().matrix();
+    return pooled;
+  }
+
+  BertConfig config_;
+  Embedding<T> words_, positions_, token_types_;
+  LayerNorm<T> embedding_norm_;
+  std::vector<BertLayer<T>> layers_;
+  std::optional<Linear<T>> pooler_;
+};
+
+}  // namespace eigenformer
