@@ -152,7 +152,8 @@ class BertModel {
   // Sequences without padding, stacked: `ids` holds batch.total_rows() ids (sequence i at
   // rows [batch.offset(i), ...)), `token_type_ids` the same number or none (all 0). Faster
   // than the padded form for batches of mixed lengths: no work is spent on padding.
-  BertOutput<T> forward_packed(const TokenIdVector& ids, const TokenIdVector& token_type_ids,
+  BertOutput<T> forward_packed(const Eigen::Ref<const TokenIdVector>& ids,
+                               const Eigen::Ref<const TokenIdVector>& token_type_ids,
                                const SequenceBatch& batch, bool output_hidden_states = false,
                                BertWorkspace<T>* workspace = nullptr) const {
     return run(ids, token_type_ids, batch, AttentionMask<T>(), output_hidden_states, workspace);

@@ -1,0 +1,216 @@
+// text-encoder: sentence embeddings (or token ids, or a similarity matrix) from a HF BERT
+// model folder. See `text-encoder --help`.
+
+#include <eigenformer/core/threading.hpp>
+#include <eigenformer/models/bert/sentence_encoder.hpp>
+
+#include "common/cli.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using eigenformer::Index;
+using eigenformer::Matrix;
+using Clock = std::chrono::steady_clock;
+
+const char* const kUsage = R"(usage: text-encoder --model DIR [options] [TEXT ...]
+
+Encodes each TEXT (or each line of standard input when no TEXT is given) with the BERT
+model in DIR (config.json, model.safetensors, vocab.txt or tokenizer.json; the pooling and
+normalisation of a sentence-transformers folder are used by default).
+
+  --pooling auto|cls|mean|max|none   sentence pooling (none: one row per token)
+  --normalize | --no-normalize       L2-normalise the embeddings (default: as the folder says)
+  --max-length N                     truncate to N tokens, [CLS] and [SEP] included
+  --no-truncate                      error out on over-long texts instead of truncating
+  --threads N                        threads (default: one per core)
+  --format jsonl|tsv                 one JSON array (or tab-separated line) per text
+  --similarity                       print the cosine-similarity matrix instead
+  --ids                              print each text's token ids, without running the model
+  --benchmark --batch B --seq L [--runs N]
+                                     time the forward pass on random ids, print JSON
+)";
+
+struct Options {
+  std::string model_dir;
+  std::string pooling = "auto";
+  std::string format = "jsonl";
+  bool similarity = false;
+  bool ids_only = false;
+};
+
+void print_row(const float* values, Index count, const std::string& format) {
+  std::string line = format == "jsonl" ? "[" : "";
+  char buffer[32];
+  for (Index i = 0; i < count; ++i) {
+    std::snprintf(buffer, sizeof buffer, "%.8g", static_cast<double>(values[i]));
+    if (i) line += format == "jsonl" ? ", " : "\t";
+    line += buffer;
+  }
+  if (format == "jsonl") line += "]";
+  std::cout << line << '\n';
+}
+
+void print_matrix_rows(const Matrix<float>& m, const std::string& format) {
+  for (Index r = 0; r < m.rows(); ++r) print_row(m.row(r).data(), m.cols(), format);
+}
+
+std::vector<std::string> read_texts(const std::vector<std::string>& arguments) {
+  if (!arguments.empty()) return arguments;
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(std::cin, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+double milliseconds_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+int run_benchmark(const cli::Arguments& args, const std::string& model_dir, int threads) {
+  const long batch = args.get_int("batch", 1, 1, 4096);
+  const long seq = args.get_int("seq", 128, 1, 1 << 20);
+  const long runs = args.get_int("runs", 10, 1, 100000);
+  const auto model = eigenformer::BertModel<float>::load(model_dir);
+  if (seq > model.config().max_position_embeddings)
+    throw cli::UsageError("--seq exceeds the model's max_position_embeddings");
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<std::int64_t> token(1000, model.config().vocab_size - 1);
+  eigenformer::TokenIdVector ids(batch * seq);
+  for (Index i = 0; i < ids.size(); ++i) ids[i] = token(rng);
+  const eigenformer::TokenIdVector types = eigenformer::TokenIdVector::Zero(ids.size());
+  const auto sequences = eigenformer::SequenceBatch::uniform(batch, seq);
+  eigenformer::BertWorkspace<float> workspace;
+  model.forward_packed(ids, types, sequences, false, &workspace);  // warm-up
+  std::vector<double> times;
+  for (long r = 0; r < runs; ++r) {
+    const auto start = Clock::now();
+    model.forward_packed(ids, types, sequences, false, &workspace);
+    times.push_back(milliseconds_since(start));
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times.size() % 2 ? times[times.size() / 2]
+                                         : (times[times.size() / 2 - 1] + times[times.size() / 2]) / 2;
+  std::printf("{\"batch\": %ld, \"seq\": %ld, \"threads\": %d, \"median_ms\": %.3f, \"min_ms\": %.3f, \"runs\": %ld}\n",
+              batch, seq, threads, median, times.front(), runs);
+  return 0;
+}
+
+eigenformer::SentenceEncoderOptions encoder_options(const cli::Arguments& args, const Options& options) {
+  eigenformer::SentenceEncoderOptions out;
+  if (options.pooling != "auto" && options.pooling != "none")
+    out.pooling = eigenformer::parse_pooling(options.pooling);
+  if (args.has("normalize") && args.has("no-normalize"))
+    throw cli::UsageError("--normalize and --no-normalize exclude each other");
+  if (args.has("normalize")) out.normalize = true;
+  if (args.has("no-normalize")) out.normalize = false;
+  if (args.has("max-length")) out.max_length = args.get_int("max-length", 0, 2, 1 << 20);
+  out.truncate = !args.has("no-truncate");
+  return out;
+}
+
+int run(int argc, char** argv) {
+  const cli::Arguments args(argc, argv,
+                            {"model", "pooling", "max-length", "threads", "format", "batch", "seq", "runs"},
+                            {"normalize", "no-normalize", "no-truncate", "similarity", "ids", "benchmark", "help"});
+  if (args.has("help")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  Options options;
+  options.model_dir = args.get_or("model", "");
+  if (options.model_dir.empty()) throw cli::UsageError("--model DIR is required");
+  const int threads = static_cast<int>(args.get_int("threads", 0, 0, 1024));
+  eigenformer::set_num_threads(threads);
+  if (args.has("benchmark")) return run_benchmark(args, options.model_dir, eigenformer::num_threads());
+
+  options.pooling = args.get_or("pooling", "auto");
+  options.format = args.get_or("format", "jsonl");
+  options.similarity = args.has("similarity");
+  options.ids_only = args.has("ids");
+  if (options.format != "jsonl" && options.format != "tsv")
+    throw cli::UsageError("--format must be jsonl or tsv");
+  const std::set<std::string> poolings{"auto", "cls", "mean", "max", "none"};
+  if (!poolings.count(options.pooling))
+    throw cli::UsageError("--pooling must be auto, cls, mean, max or none");
+  if (options.similarity && options.pooling == "none")
+    throw cli::UsageError("--similarity needs sentence embeddings, not --pooling none");
+
+  const auto start = Clock::now();
+  const auto encoder = eigenformer::SentenceEncoder<float>::load(options.model_dir, encoder_options(args, options));
+  const std::vector<std::string> texts = read_texts(args.positional());
+  std::cerr << "loaded " << options.model_dir << " in " << milliseconds_since(start) << " ms\n";
+
+  if (options.ids_only) {
+    for (const auto& text : texts) {
+      const auto ids = encoder.tokenize(text).ids;
+      std::vector<float> values(ids.begin(), ids.end());
+      std::string line = "[";
+      for (std::size_t i = 0; i < ids.size(); ++i) line += (i ? ", " : "") + std::to_string(ids[i]);
+      std::cout << line << "]\n";
+    }
+    return 0;
+  }
+
+  const auto encode_start = Clock::now();
+  auto progress = [&](std::size_t done) {
+    if (texts.size() >= 256) std::cerr << "\rencoded " << done << "/" << texts.size() << std::flush;
+  };
+  if (options.pooling == "none") {
+    for (const auto& tokens : encoder.encode_tokens(texts, progress)) {
+      if (options.format == "jsonl") {
+        std::cout << "[";
+        for (Index r = 0; r < tokens.rows(); ++r) {
+          if (r) std::cout << ", ";
+          std::cout.flush();
+          std::string row;
+          char buffer[32];
+          row += "[";
+          for (Index c = 0; c < tokens.cols(); ++c) {
+            std::snprintf(buffer, sizeof buffer, "%s%.8g", c ? ", " : "", static_cast<double>(tokens(r, c)));
+            row += buffer;
+          }
+          std::cout << row << "]";
+        }
+        std::cout << "]\n";
+      } else {
+        print_matrix_rows(tokens, options.format);
+        std::cout << '\n';
+      }
+    }
+  } else {
+    Matrix<float> embeddings = encoder.encode(texts, progress);
+    if (options.similarity) {
+      Matrix<float> unit = embeddings;
+      eigenformer::l2_normalize_rows(unit);
+      embeddings = unit * unit.transpose();
+    }
+    print_matrix_rows(embeddings, options.format);
+  }
+  if (texts.size() >= 256) std::cerr << '\n';
+  std::cerr << "encoded " << texts.size() << " texts in " << milliseconds_since(encode_start) << " ms\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const cli::UsageError& e) {
+    std::cerr << "text-encoder: " << e.what() << "\n\n" << kUsage;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "text-encoder: error: " << e.what() << '\n';
+    return 1;
+  }
+}

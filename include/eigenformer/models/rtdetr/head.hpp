@@ -1,0 +1,120 @@
+#pragma once
+// RT-DETR's detection head, everything of HF transformers' RTDetrForObjectDetection after the
+// decoder input projections, for one image:
+//   memory  = the projected feature maps flattened to raster-order tokens, level after level
+//   queries = query selection (anchors, enc_output, enc_score_head, enc_bbox_head, top-k)
+//   decoder = RTDetrDecoder over memory from the selected queries and reference boxes
+// logits (num_queries x num_labels) and pred_boxes (num_queries x 4: cx, cy, w, h normalised
+// to [0, 1]) are the last decoder layer's.
+
+#include <eigenformer/attention/multi_scale_deformable_attention.hpp>
+#include <eigenformer/core/error.hpp>
+#include <eigenformer/core/state_dict.hpp>
+#include <eigenformer/io/safetensors.hpp>
+#include <eigenformer/models/rtdetr/config.hpp>
+#include <eigenformer/models/rtdetr/decoder.hpp>
+#include <eigenformer/models/rtdetr/query_selection.hpp>
+#include <eigenformer/vision/feature_map.hpp>
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace eigenformer {
+
+template <typename T>
+struct RTDetrHeadOutput {
+  FeatureLevels levels;             // the maps' spatial shapes (HF spatial_shapes)
+  Matrix<T> memory;                 // levels.total_tokens() x d_model (decoder's encoder_hidden_states)
+  RTDetrSelectedQueries<T> queries;  // encoder-stage outputs (enc_outputs_*, enc_topk_*, ...)
+  RTDetrDecoderOutput<T> decoder;   // per decoder layer (intermediate_*)
+
+  const Matrix<T>& logits() const { return decoder.logits(); }
+  const Matrix<T>& pred_boxes() const { return decoder.pred_boxes(); }
+};
+
+template <typename T>
+class RTDetrHead {
+ public:
+  RTDetrHead() = default;
+  RTDetrHead(RTDetrConfig config, RTDetrQuerySelection<T> query_selection, RTDetrDecoder<T> decoder)
+      : config_(std::move(config)), query_selection_(std::move(query_selection)),
+        decoder_(std::move(decoder)) {}
+
+  // A model directory as save_pretrained writes it: config.json and model.safetensors.
+  static RTDetrHead load(const std::string& model_dir) {
+    const RTDetrConfig config = RTDetrConfig::load(model_dir);
+    const auto weights_path = std::filesystem::path(model_dir) / "model.safetensors";
+    return load(load_state_dict<T>(weights_path.string()), config);
+  }
+
+  // `prefix` is RTDetrModel's ("model."). The head keeps its own references to the tensors:
+  // `weights` need not outlive it.
+  static RTDetrHead load(const StateDict<T>& weights, const RTDetrConfig& config,
+                         const std::string& prefix = "model.") {
+    return RTDetrHead(config, RTDetrQuerySelection<T>::load(weights, config, prefix),
+                      RTDetrDecoder<T>::load(weights, prefix + "decoder.", config.decoder_config()));
+  }
+
+  const RTDetrConfig& config() const { return config_; }
+  const RTDetrQuerySelection<T>& query_selection() const { return query_selection_; }
+  const RTDetrDecoder<T>& decoder() const { return decoder_; }
+
+  // `maps`: one image's decoder input projections (HF decoder_input_proj.<level> outputs),
+  // num_feature_levels maps of d_model channels, finest first.
+  RTDetrHeadOutput<T> forward(const std::vector<FeatureMap<T>>& maps) const {
+    RTDetrHeadOutput<T> out = flatten(maps);
+    out.queries = query_selection_.forward(out.memory, out.levels);
+    return decode(std::move(out));
+  }
+
+  // As above with the decoder's queries taken from `selected_tokens` instead of the top-k
+  // (see RTDetrQuerySelection: reproduces a reference run's choice among tied scores).
+  RTDetrHeadOutput<T> forward(const std::vector<FeatureMap<T>>& maps,
+                              std::vector<Index> selected_tokens) const {
+    RTDetrHeadOutput<T> out = flatten(maps);
+    out.queries = query_selection_.forward(out.memory, out.levels, std::move(selected_tokens));
+    return decode(std::move(out));
+  }
+
+ private:
+  // The levels' tokens stacked in level order (HF's source_flatten).
+  RTDetrHeadOutput<T> flatten(const std::vector<FeatureMap<T>>& maps) const {
+    if (static_cast<Index>(maps.size()) != config_.num_feature_levels)
+      throw ShapeError(detail::concat("RT-DETR head: ", maps.size(), " feature maps given, expected ",
+                                      config_.num_feature_levels, " (num_feature_levels)"));
+    std::vector<SpatialShape> shapes;
+    for (std::size_t level = 0; level < maps.size(); ++level) {
+      const FeatureMap<T>& map = maps[level];
+      if (map.channels() != config_.d_model)
+        throw ShapeError(detail::concat("RT-DETR head: feature map ", level, " has ", map.channels(),
+                                        " channels, expected d_model = ", config_.d_model));
+      if (map.data.cols() != map.height * map.width)
+        throw ShapeError(detail::concat("RT-DETR head: feature map ", level, " holds ",
+                                        map.data.cols(), " values per channel, not ", map.height,
+                                        " x ", map.width));
+      shapes.push_back({map.height, map.width});
+    }
+    RTDetrHeadOutput<T> out;
+    out.levels = FeatureLevels(std::move(shapes));
+    out.memory.resize(out.levels.total_tokens(), config_.d_model);
+    for (std::size_t level = 0; level < maps.size(); ++level) {
+      const Index start = out.levels.start(static_cast<Index>(level));
+      out.memory.middleRows(start, maps[level].data.cols()) = maps[level].data.transpose();
+    }
+    return out;
+  }
+
+  RTDetrHeadOutput<T> decode(RTDetrHeadOutput<T> out) const {
+    out.decoder = decoder_.forward(out.queries.target, out.queries.reference_logits, out.memory,
+                                   out.levels);
+    return out;
+  }
+
+  RTDetrConfig config_;
+  RTDetrQuerySelection<T> query_selection_;
+  RTDetrDecoder<T> decoder_;
+};
+
+}  // namespace eigenformer
