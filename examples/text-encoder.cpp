@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <random>
 #include <string>
@@ -36,6 +37,11 @@ normalisation of a sentence-transformers folder are used by default).
   --ids                              print each text's token ids, without running the model
   --benchmark --batch B --seq L [--runs N]
                                      time the forward pass on random ids, print JSON
+  --reference-dir DIR --dump-hidden OUT
+                                     run the padded batch described by DIR/reference.json
+                                     (raw int64 input_ids, attention_mask, token_type_ids)
+                                     and write last_hidden_state to OUT as raw float32
+                                     (used by bench/compare to check agreement)
 )";
 
 struct Options {
@@ -105,6 +111,44 @@ int run_benchmark(const cli::Arguments& args, const std::string& model_dir, int 
   return 0;
 }
 
+// Reads one raw little-endian int64 array that reference.json describes.
+eigenformer::TokenIdMatrix read_reference_ids(const std::string& dir, const nlohmann::json& index,
+                                              const std::string& name) {
+  const auto& entry = index.at(name);
+  const auto shape = entry.at("shape").get<std::vector<Index>>();
+  if (shape.size() != 2 || shape[0] < 0 || shape[1] < 0)
+    throw eigenformer::FormatError(dir + "/reference.json: " + name + " must have a 2-d shape");
+  const std::string path = dir + "/" + entry.at("file").get<std::string>();
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw eigenformer::FormatError(path + ": cannot open");
+  eigenformer::TokenIdMatrix ids(shape[0], shape[1]);
+  const auto bytes = static_cast<std::streamoff>(ids.size() * sizeof(std::int64_t));
+  if (in.tellg() != bytes)
+    throw eigenformer::FormatError(path + ": expected " + std::to_string(bytes) + " bytes for shape [" +
+                                   std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + "]");
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(ids.data()), bytes);
+  return ids;
+}
+
+int run_reference(const cli::Arguments& args, const std::string& model_dir) {
+  const std::string dir = args.get_or("reference-dir", "");
+  const auto output = args.get("dump-hidden");
+  if (!output) throw cli::UsageError("--reference-dir needs --dump-hidden OUT");
+  std::ifstream index_file(dir + "/reference.json");
+  if (!index_file) throw eigenformer::FormatError(dir + "/reference.json: cannot open");
+  const auto index = nlohmann::json::parse(index_file);
+  const auto model = eigenformer::BertModel<float>::load(model_dir);
+  const auto result = model.forward(read_reference_ids(dir, index, "input_ids"),
+                                    read_reference_ids(dir, index, "attention_mask"),
+                                    read_reference_ids(dir, index, "token_type_ids"));
+  std::ofstream out(*output, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(result.last_hidden_state.data()),
+            static_cast<std::streamsize>(result.last_hidden_state.size() * sizeof(float)));
+  if (!out) throw eigenformer::FormatError(*output + ": cannot write");
+  return 0;
+}
+
 eigenformer::SentenceEncoderOptions encoder_options(const cli::Arguments& args, const Options& options) {
   eigenformer::SentenceEncoderOptions out;
   if (options.pooling != "auto" && options.pooling != "none")
@@ -120,7 +164,8 @@ eigenformer::SentenceEncoderOptions encoder_options(const cli::Arguments& args, 
 
 int run(int argc, char** argv) {
   const cli::Arguments args(argc, argv,
-                            {"model", "pooling", "max-length", "threads", "format", "batch", "seq", "runs"},
+                            {"model", "pooling", "max-length", "threads", "format", "batch", "seq", "runs",
+                             "reference-dir", "dump-hidden"},
                             {"normalize", "no-normalize", "no-truncate", "similarity", "ids", "benchmark", "help"});
   if (args.has("help")) {
     std::cout << kUsage;
@@ -132,6 +177,7 @@ int run(int argc, char** argv) {
   const int threads = static_cast<int>(args.get_int("threads", 0, 0, 1024));
   eigenformer::set_num_threads(threads);
   if (args.has("benchmark")) return run_benchmark(args, options.model_dir, eigenformer::num_threads());
+  if (args.has("reference-dir")) return run_reference(args, options.model_dir);
 
   options.pooling = args.get_or("pooling", "auto");
   options.format = args.get_or("format", "jsonl");
@@ -153,7 +199,6 @@ int run(int argc, char** argv) {
   if (options.ids_only) {
     for (const auto& text : texts) {
       const auto ids = encoder.tokenize(text).ids;
-      std::vector<float> values(ids.begin(), ids.end());
       std::string line = "[";
       for (std::size_t i = 0; i < ids.size(); ++i) line += (i ? ", " : "") + std::to_string(ids[i]);
       std::cout << line << "]\n";

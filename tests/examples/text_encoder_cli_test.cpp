@@ -1,0 +1,100 @@
+// Runs the text-encoder binary on the fixture model and compares its output with the
+// reference sentence embeddings.
+#include <nlohmann/json.hpp>
+
+#include "fixture.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace eigenformer {
+namespace {
+
+using testing::data_path;
+
+struct CommandResult {
+  int exit_code;
+  std::string out;
+};
+
+CommandResult run_command(const std::string& arguments, const std::string& input = "") {
+  std::string command = std::string(EIGENFORMER_TEXT_ENCODER) + " " + arguments + " 2>/dev/null";
+  if (!input.empty()) {
+    const std::string input_file = ::testing::TempDir() + "text_encoder_input.txt";
+    std::ofstream(input_file) << input;
+    command += " < " + input_file;
+  }
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return {-1, ""};
+  std::string out;
+  char buffer[4096];
+  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  const int status = pclose(pipe);
+  return {WEXITSTATUS(status), out};
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::vector<std::string> fixture_sentences() {
+  std::ifstream in(data_path("bert/io.json"));
+  return nlohmann::json::parse(in).at("sentences").get<std::vector<std::string>>();
+}
+
+std::string quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Rows 1 and 2 of the fixture have token type 0 everywhere, as text-encoder encodes them.
+TEST(TextEncoderCli, MeanPooledNormalizedEmbeddingsMatchReference) {
+  const auto sentences = fixture_sentences();
+  const auto result = run_command("--model " + data_path("bert") + " --pooling mean --normalize " +
+                                  quoted(sentences[1]) + " " + quoted(sentences[2]));
+  ASSERT_EQ(result.exit_code, 0);
+  const auto lines = lines_of(result.out);
+  ASSERT_EQ(lines.size(), 2u) << result.out;
+  const auto expected = testing::fixture<float>("bert/io.safetensors").at("mean_pooled_normalized").matrix();
+  for (Index row = 0; row < 2; ++row) {
+    const auto values = nlohmann::json::parse(lines[row]).get<std::vector<float>>();
+    ASSERT_EQ(static_cast<Index>(values.size()), expected.cols());
+    const Eigen::Map<const RowVector<float>> actual(values.data(), expected.cols());
+    EXPECT_TRUE(testing::all_close(actual, expected.row(row + 1), 1e-5)) << "sentence " << row + 1;
+  }
+}
+
+TEST(TextEncoderCli, ReadsStandardInputAndPrintsIdsOrSimilarity) {
+  const auto sentences = fixture_sentences();
+  const auto ids = run_command("--model " + data_path("bert") + " --ids", sentences[1] + "\n" + sentences[2] + "\n");
+  ASSERT_EQ(ids.exit_code, 0);
+  const auto lines = lines_of(ids.out);
+  ASSERT_EQ(lines.size(), 2u);
+  const Matrix<std::int64_t> reference =
+      SafeTensorsFile::open(data_path("bert/io.safetensors"))->tensor<std::int64_t>("input_ids").matrix();
+  const auto first = nlohmann::json::parse(lines[0]).get<std::vector<std::int64_t>>();
+  for (std::size_t i = 0; i < first.size(); ++i) EXPECT_EQ(first[i], reference(1, static_cast<Index>(i)));
+
+  const auto similarity = run_command("--model " + data_path("bert") + " --similarity --format tsv a b c");
+  ASSERT_EQ(similarity.exit_code, 0);
+  const auto rows = lines_of(similarity.out);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_NEAR(std::stod(rows[0]), 1.0, 1e-5);  // every text is its own nearest neighbour
+}
+
+TEST(TextEncoderCli, BadUsageAndBadInputFailCleanly) {
+  EXPECT_EQ(run_command("--pooling mean hello").exit_code, 2);  // no --model
+  EXPECT_EQ(run_command("--model " + data_path("bert") + " --pooling median hi").exit_code, 2);
+  EXPECT_EQ(run_command("--model /nonexistent hello").exit_code, 1);
+  const auto invalid_utf8 = run_command("--model " + data_path("bert"), std::string("ok\n\xff\xfe\n"));
+  EXPECT_EQ(invalid_utf8.exit_code, 1);
+  EXPECT_EQ(run_command("--model " + data_path("bert") + " --no-truncate --max-length 4 'a b c d e f'").exit_code, 1);
+}
+
+}  // namespace
+}  // namespace eigenformer
