@@ -5,9 +5,11 @@ include(GNUInstallDirs)
 
 FetchContent_Declare(Eigen3
   URL https://gitlab.com/libeigen/eigen/-/archive/3.4.0/eigen-3.4.0.tar.gz
+  DOWNLOAD_EXTRACT_TIMESTAMP TRUE
   FIND_PACKAGE_ARGS 3.3 NO_MODULE)
 FetchContent_Declare(nlohmann_json
   URL https://github.com/nlohmann/json/releases/download/v3.11.2/json.tar.xz
+  DOWNLOAD_EXTRACT_TIMESTAMP TRUE
   FIND_PACKAGE_ARGS 3.10)
 if(CMAKE_VERSION VERSION_LESS 3.24)
   # FIND_PACKAGE_ARGS needs CMake 3.24; older CMake only searches the system.
