@@ -73,7 +73,7 @@ void attend_heads(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixVi
 #pragma omp parallel if (parallel)
 #endif
   {
-    Matrix<T> probabilities;
+    AttentionWorkspace<T> workspace;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic)
 #endif
@@ -81,11 +81,18 @@ void attend_heads(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixVi
       const Index b = task / num_heads, h = task % num_heads;
       const Index q0 = query_batch.offset(b), l = query_batch.length(b);
       const Index k0 = key_batch.offset(b), s = key_batch.length(b);
-      scaled_dot_product_attention<T>(q.block(q0, h * d, l, d), k.block(k0, h * d, s, d),
-                                      v.block(k0, h * dv, s, dv),
-                                      detail::sequence_mask(mask, key_batch, b), scale,
-                                      context.block(q0, h * dv, l, dv), probabilities);
-      if (average_weights) (*average_weights)[b] += probabilities / T(num_heads);
+      const auto local_mask = detail::sequence_mask(mask, key_batch, b);
+      auto q_head = q.block(q0, h * d, l, d);
+      auto k_head = k.block(k0, h * d, s, d);
+      auto v_head = v.block(k0, h * dv, s, dv);
+      auto out_head = context.block(q0, h * dv, l, dv);
+      if (average_weights) {
+        materialized_attention<T>(q_head, k_head, v_head, local_mask, scale, out_head,
+                                  workspace.probabilities);
+        (*average_weights)[b] += workspace.probabilities / T(num_heads);
+      } else {
+        scaled_dot_product_attention<T>(q_head, k_head, v_head, local_mask, scale, out_head, workspace);
+      }
     }
   }
 }

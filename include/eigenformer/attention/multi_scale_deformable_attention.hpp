@@ -3,19 +3,21 @@
 // DeformableDetrMultiscaleDeformableAttention / RTDetrMultiscaleDeformableAttention compute it
 // with their PyTorch kernel (multi_scale_deformable_attention over F.grid_sample):
 //
-//   q        = queries + query_position               (position added before both projections)
-//   value    = value_proj(value_input)                 padded tokens zeroed after the projection
-//   offset   = sampling_offsets(q)                     viewed as (heads, levels, points, 2)
-//   weight   = attention_weights(q)                    softmax per head over levels x points
-//   location = ref + offset / (W_l, H_l)                     2-d reference points (x, y)
-//            = ref_xy + offset / points * ref_wh * 0.5       4-d reference boxes (cx, cy, w, h)
-//   context  = per head, sum over (level, point) of weight * bilinear(value of that level, location)
+//   q        = queries + query_position      (the position is added before both projections)
+//   value    = value_proj(value_input)        padded tokens zeroed after the projection
+//   offset   = sampling_offsets(q)            viewed as (heads, levels, points, 2)
+//   weight   = attention_weights(q)           softmax per head over levels x points
+//   location = ref + offset / (W_l, H_l)                  2-d reference points (x, y)
+//            = ref_xy + offset / points * ref_wh * 0.5    4-d reference boxes (cx, cy, w, h)
+//   context  = per head: sum over levels and points of weight * bilinear(value, location)
 //   output   = output_proj(context)
 //
 // Locations are normalised image coordinates ((0, 0) top-left, (1, 1) bottom-right) shared by
 // all levels. The value input stacks the levels' tokens in level order, each level in raster
 // order (PyTorch's flatten(2).transpose(1, 2) of an NCHW map); value rows are tokens x
-// (heads * head_dim), so a head's slice of a token is head_dim contiguous numbers.
+// (heads * head_dim), so a head's slice of a token is head_dim contiguous numbers. The value
+// projection may also be applied after sampling (DeformableSamplingOrder): same result, less
+// work when queries are few.
 
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/sequence_batch.hpp>
@@ -51,9 +53,9 @@ class FeatureLevels {
       const SpatialShape& shape = shapes_[level];
       if (shape.height <= 0 || shape.width <= 0 ||
           shape.height > (std::numeric_limits<Index>::max() - total_) / shape.width)
-        throw InvalidArgument(detail::concat("feature level ", level, ": spatial shape ",
-                                             shape.height, " x ", shape.width,
-                                             " (height x width) must be positive and not overflow"));
+        throw InvalidArgument(
+            detail::concat("feature level ", level, ": spatial shape ", shape.height, " x ",
+                           shape.width, " (height x width) must be positive and not overflow"));
       starts_.push_back(total_);
       total_ += shape.tokens();
     }
@@ -98,7 +100,9 @@ class FeatureLevels {
 
   Index size() const { return static_cast<Index>(shapes_.size()); }
   const std::vector<SpatialShape>& shapes() const { return shapes_; }
-  const SpatialShape& shape(Index level) const { return shapes_.at(static_cast<std::size_t>(level)); }
+  const SpatialShape& shape(Index level) const {
+    return shapes_.at(static_cast<std::size_t>(level));
+  }
   const std::vector<Index>& starts() const { return starts_; }
   Index start(Index level) const { return starts_.at(static_cast<std::size_t>(level)); }
   Index total_tokens() const { return total_; }
@@ -175,9 +179,9 @@ class MultiScaleDeformableAttention {
         num_points_(num_points) {
     const Index d = embed_dim();
     if (num_heads_ <= 0 || num_levels_ <= 0 || num_points_ <= 0 || d % num_heads_ != 0)
-      throw ShapeError(detail::concat("MultiScaleDeformableAttention: embed_dim ", d, ", ",
-                                      num_heads_, " heads, ", num_levels_, " levels, ", num_points_,
-                                      " points: counts must be positive and heads divide embed_dim"));
+      throw ShapeError(detail::concat(
+          "MultiScaleDeformableAttention: embed_dim ", d, ", ", num_heads_, " heads, ", num_levels_,
+          " levels, ", num_points_, " points: counts must be positive and heads divide embed_dim"));
     const Index samples = num_heads_ * num_levels_ * num_points_;
     expect_layer("value_proj", value_projection_, d, d);
     expect_layer("sampling_offsets", sampling_offsets_, d, 2 * samples);
@@ -241,16 +245,16 @@ class MultiScaleDeformableAttention {
     offsets_to_locations(reference_points, levels, offsets);
 
     const Samples samples{offsets, logits, query_batch, levels, options.value_padding};
-    Matrix<T> context(queries.rows(), embed_dim());
+    const bool sample_first = samples_inputs(options.order, queries.rows(), value_input.rows());
     Matrix<T> value;
-    if (samples_inputs(options.order, queries.rows(), value_input.rows())) {
+    if (!sample_first || trace) value = projected_values(value_input, options.value_padding);
+    Matrix<T> context(queries.rows(), embed_dim());
+    if (sample_first)
       sample_then_project(value_input, samples, context);
-    } else {
-      value = projected_values(value_input, options.value_padding);
+    else
       project_then_sample(value, samples, context);
-    }
     if (trace) {
-      trace->value = value.size() ? std::move(value) : projected_values(value_input, options.value_padding);
+      trace->value = std::move(value);
       trace->sampling_locations = std::move(offsets);
       trace->attention_weights = std::move(logits);
       trace->context = context;
@@ -280,7 +284,8 @@ class MultiScaleDeformableAttention {
 
   void check_inputs(const MatrixView<T>& queries, const MatrixView<T>& reference_points,
                     const MatrixView<T>& value_input, const SequenceBatch& query_batch,
-                    const FeatureLevels& levels, const DeformableAttentionOptions<T>& options) const {
+                    const FeatureLevels& levels,
+                    const DeformableAttentionOptions<T>& options) const {
     const Index d = embed_dim();
     auto fail = [](const auto&... parts) {
       throw ShapeError(detail::concat("MultiScaleDeformableAttention: ", parts...));
@@ -293,8 +298,8 @@ class MultiScaleDeformableAttention {
         (reference_points.cols() != 2 && reference_points.cols() != 4))
       fail("reference points are ", reference_points.rows(), " x ", reference_points.cols(),
            ", expected ", queries.rows(), " x 2 (x, y) or x 4 (cx, cy, w, h)");
-    if (options.query_position && (options.query_position->rows() != queries.rows() ||
-                                   options.query_position->cols() != d))
+    if (options.query_position &&
+        (options.query_position->rows() != queries.rows() || options.query_position->cols() != d))
       fail("query position is ", options.query_position->rows(), " x ",
            options.query_position->cols(), ", expected ", queries.rows(), " x ", d);
     const Index value_rows = query_batch.size() * levels.total_tokens();
@@ -307,15 +312,19 @@ class MultiScaleDeformableAttention {
            value_rows);
   }
 
-  // Multiply-adds of each order: both gather up to 4 neighbours per sample, head_dim or d
-  // wide; a gathered multiply-add costs about kGatherCost times one inside a matrix product
-  // (measured at RT-DETR's sizes, bench/deformable_attention_bench.cpp).
+  // Estimated work of each order in matrix-product multiply-adds. Both visit the same
+  // neighbours (at most 4 per sample), head_dim or d values wide. A gathered multiply-add
+  // costs 1 to 8 matrix-product ones on the bench machine (more once the gathered rows
+  // outgrow the caches); kGatherCost = 4 picks the faster order at both sizes of
+  // bench/deformable_attention_bench.cpp (decoder: sample first, 4x faster; encoder: project
+  // first, 2.3x faster).
   bool samples_inputs(DeformableSamplingOrder order, Index queries, Index tokens) const {
     if (order != DeformableSamplingOrder::Automatic)
       return order == DeformableSamplingOrder::SampleThenProject;
     constexpr double kGatherCost = 4;
     const double d = static_cast<double>(embed_dim());
-    const double neighbours = 4.0 * static_cast<double>(queries * num_heads_ * num_levels_ * num_points_);
+    const double neighbours =
+        4.0 * static_cast<double>(queries * num_heads_ * num_levels_ * num_points_);
     const double project_first = static_cast<double>(tokens) * d * d +
                                  kGatherCost * neighbours * static_cast<double>(head_dim());
     const double sample_first = static_cast<double>(queries) * d * d + kGatherCost * neighbours * d;
@@ -370,7 +379,7 @@ class MultiScaleDeformableAttention {
 
   // Calls visit(image, row, head) for every query row and head, rows split across threads.
   template <typename Visit>
-  static void for_each_query_head(const Samples& samples, Index heads, Visit&& visit) {
+  void for_each_query_head(const Samples& samples, Visit&& visit) const {
     const SequenceBatch& batch = samples.query_batch;
 #ifdef _OPENMP
 #pragma omp parallel
@@ -381,7 +390,7 @@ class MultiScaleDeformableAttention {
 #pragma omp for schedule(static)
 #endif
       for (Index row = first; row < end; ++row)
-        for (Index head = 0; head < heads; ++head) visit(image, row, head);
+        for (Index head = 0; head < num_heads_; ++head) visit(image, row, head);
     }
   }
 
@@ -398,16 +407,18 @@ class MultiScaleDeformableAttention {
       for (Index point = 0; point < num_points_; ++point) {
         const Index s = sample_index(head, level, point);
         const T weight = weights[s];
-        bilinear_neighbours(shape, locations[2 * s], locations[2 * s + 1],
-                            [&](Index pixel, T bilinear) { gather(start + pixel, weight * bilinear); });
+        bilinear_neighbours(
+            shape, locations[2 * s], locations[2 * s + 1],
+            [&](Index pixel, T bilinear) { gather(start + pixel, weight * bilinear); });
       }
     }
   }
 
   // HF's order: context slice of (row, head) = sum of weighted head slices of projected values.
-  void project_then_sample(const Matrix<T>& value, const Samples& samples, Matrix<T>& context) const {
+  void project_then_sample(const Matrix<T>& value, const Samples& samples,
+                           Matrix<T>& context) const {
     const Index d = embed_dim(), head_size = head_dim(), tokens = samples.levels.total_tokens();
-    for_each_query_head(samples, num_heads_, [&](Index image, Index row, Index head) {
+    for_each_query_head(samples, [&](Index image, Index row, Index head) {
       const T* head_values = value.data() + image * tokens * d + head * head_size;
       ArrayMap acc(context.row(row).data() + head * head_size, head_size);
       acc.setZero();
@@ -426,7 +437,7 @@ class MultiScaleDeformableAttention {
     const Index queries = context.rows(), stride = value_input.outerStride();
     Matrix<T> gathered(queries * num_heads_, d);
     Matrix<T> weight_sums(queries, num_heads_);
-    for_each_query_head(samples, num_heads_, [&](Index image, Index row, Index head) {
+    for_each_query_head(samples, [&](Index image, Index row, Index head) {
       const T* image_inputs = value_input.data() + image * tokens * stride;
       const Index image_row0 = image * tokens;
       ArrayMap acc(gathered.row(row * num_heads_ + head).data(), d);

@@ -3,69 +3,37 @@
 // scaled_dot_product_attention computes it. Q is L x E, K is S x E, V is S x Ev; L may
 // differ from S and Ev from E. Inputs may be column blocks of wider matrices (a head's
 // slice of a fused projection), so no per-head copies are needed.
+//
+// Up to kMaterializedKeyLimit keys the L x S probabilities are formed at once; beyond, keys
+// are processed in blocks with an online softmax (blocked_attention.hpp), so memory grows
+// linearly with the sequence length. Both give the same result up to rounding.
 
+#include <eigenformer/attention/attention_common.hpp>
 #include <eigenformer/attention/attention_mask.hpp>
-#include <eigenformer/core/error.hpp>
-#include <eigenformer/core/types.hpp>
-#include <eigenformer/nn/softmax.hpp>
+#include <eigenformer/attention/blocked_attention.hpp>
+#include <eigenformer/attention/materialized_attention.hpp>
 
-#include <cmath>
 #include <optional>
-#include <type_traits>
 
 namespace eigenformer {
 
-template <typename T>
-T default_attention_scale(Index head_dim) {
-  return T(1) / std::sqrt(static_cast<T>(head_dim));
-}
-
-namespace detail {
+constexpr Index kMaterializedKeyLimit = 1024;
 
 template <typename T>
-void check_attention_shapes(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixView<T>& v,
-                            Index out_rows, Index out_cols) {
-  if (k.cols() != q.cols())
-    throw ShapeError(concat("attention: queries have width ", q.cols(), " but keys have ", k.cols()));
-  if (v.rows() != k.rows())
-    throw ShapeError(concat("attention: ", k.rows(), " keys but ", v.rows(), " values"));
-  if (out_rows != q.rows() || out_cols != v.cols())
-    throw ShapeError(concat("attention: output is ", out_rows, " x ", out_cols, ", expected ",
-                            q.rows(), " x ", v.cols()));
-}
+struct AttentionWorkspace {
+  Matrix<T> probabilities;
+  BlockedAttentionWorkspace<T> blocked;
+};
 
-// Logits of magnitude m carry an absolute float rounding error of about m * 6e-8, and
-// softmax turns absolute logit errors into relative probability errors. Beyond this
-// magnitude float logits would cost more than 1e-5 of accuracy, so they are recomputed in
-// double; typical models never get there, so the common path stays in float.
-constexpr double kFloatLogitLimit = 32.0;
-
-template <typename T, typename Logits>
-void compute_logits(const MatrixView<T>& q, const MatrixView<T>& k, T scale, Logits& logits) {
-  logits.noalias() = scale * (q * k.transpose());
-  if constexpr (std::is_same_v<T, float>) {
-    if (logits.size() > 0 && logits.cwiseAbs().maxCoeff() > kFloatLogitLimit)
-      logits = (static_cast<double>(scale) *
-                (q.template cast<double>() * k.template cast<double>().transpose()))
-                   .template cast<float>();
-  }
-}
-
-}  // namespace detail
-
-// Materialised attention: the L x S probabilities are formed in `probabilities` (resized as
-// needed, reusable across calls), which afterwards holds the attention weights.
+// Writes into `out` (L x Ev); `workspace` is reused across calls to avoid allocation.
 template <typename T>
 void scaled_dot_product_attention(const MatrixView<T>& q, const MatrixView<T>& k,
                                   const MatrixView<T>& v, const AttentionMask<T>& mask, T scale,
-                                  MutableMatrixView<T> out, Matrix<T>& probabilities) {
-  detail::check_attention_shapes<T>(q, k, v, out.rows(), out.cols());
-  mask.check(q.rows(), k.rows());
-  probabilities.resize(q.rows(), k.rows());
-  detail::compute_logits<T>(q, k, scale, probabilities);
-  if (!mask.empty()) mask.apply(probabilities, 0, 0);
-  softmax_rows<T>(probabilities);
-  out.noalias() = probabilities * v;
+                                  MutableMatrixView<T> out, AttentionWorkspace<T>& workspace) {
+  if (k.rows() > kMaterializedKeyLimit)
+    blocked_attention<T>(q, k, v, mask, scale, out, workspace.blocked);
+  else
+    materialized_attention<T>(q, k, v, mask, scale, out, workspace.probabilities);
 }
 
 template <typename T>
@@ -74,9 +42,9 @@ Matrix<T> scaled_dot_product_attention(const MatrixView<T>& q, const MatrixView<
                                        const AttentionMask<T>& mask = AttentionMask<T>(),
                                        std::optional<T> scale = std::nullopt) {
   Matrix<T> out(q.rows(), v.cols());
-  Matrix<T> probabilities;
+  AttentionWorkspace<T> workspace;
   scaled_dot_product_attention<T>(q, k, v, mask, scale.value_or(default_attention_scale<T>(q.cols())),
-                                  out, probabilities);
+                                  out, workspace);
   return out;
 }
 
