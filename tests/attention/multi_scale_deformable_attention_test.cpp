@@ -17,6 +17,14 @@ namespace {
 using testing::all_close;
 using testing::fixture;
 
+// Both orders of value projection and sampling must reproduce HF.
+const DeformableSamplingOrder kOrders[] = {DeformableSamplingOrder::ProjectThenSample,
+                                           DeformableSamplingOrder::SampleThenProject};
+std::string order_name(DeformableSamplingOrder order) {
+  return order == DeformableSamplingOrder::ProjectThenSample ? "project then sample"
+                                                             : "sample then project";
+}
+
 // The first RT-DETR decoder layer's cross-attention, against the hooks recorded by
 // tests/data/rtdetr (2 images, 30 queries, d_model 64, 4 heads, 3 levels, 4 points).
 template <typename T>
@@ -65,19 +73,22 @@ class DeformableAttentionFixtureTest : public ::testing::Test {
     const Index q0 = image0 * kQueries, rows = images * kQueries;
     const Index tokens = levels().total_tokens();
     auto value_rows = [&](const std::string& name) -> Matrix<T> {
-      return io().at(hook + name).matrix(kImages * tokens, kModel).middleRows(image0 * tokens,
-                                                                               images * tokens);
+      return io()
+          .at(hook + name)
+          .matrix(kImages * tokens, kModel)
+          .middleRows(image0 * tokens, images * tokens);
     };
     EXPECT_TRUE(all_close(trace.value, value_rows("value_proj.out"), tol));
     EXPECT_TRUE(all_close(trace.value, value_rows("attn.in.0"), tol));
     EXPECT_TRUE(all_close(trace.sampling_offsets,
-                          expected("sampling_offsets.out", 2 * kSamples).middleRows(q0, rows), tol));
+                          expected("sampling_offsets.out", 2 * kSamples).middleRows(q0, rows),
+                          tol));
     EXPECT_TRUE(all_close(trace.attention_logits,
                           expected("attention_weights.out", kSamples).middleRows(q0, rows), tol));
     EXPECT_TRUE(all_close(trace.sampling_locations,
                           expected("attn.in.4", 2 * kSamples).middleRows(q0, rows), tol));
-    EXPECT_TRUE(
-        all_close(trace.attention_weights, expected("attn.in.5", kSamples).middleRows(q0, rows), tol));
+    EXPECT_TRUE(all_close(trace.attention_weights,
+                          expected("attn.in.5", kSamples).middleRows(q0, rows), tol));
     EXPECT_TRUE(all_close(trace.context, expected("attn.out", kModel).middleRows(q0, rows), tol));
   }
 };
@@ -90,19 +101,23 @@ TYPED_TEST(DeformableAttentionFixtureTest, BatchMatchesHuggingFaceHooks) {
   const auto attention = this->attention();
   const Matrix<T> queries = this->positioned_queries();
   const Matrix<T> boxes = this->reference_boxes();
-  DeformableAttentionTrace<T> trace;
-  DeformableAttentionOptions<T> options;
-  options.trace = &trace;
-  const Matrix<T> out = attention.forward(queries, boxes, this->memory(),
-                                          SequenceBatch::uniform(this->kImages, this->kQueries),
-                                          this->levels(), options);
-  this->expect_trace_matches(trace, 0, this->kImages);
   // No hook holds the module's output; it is output_proj of the hooked kernel result.
   const Matrix<T> projected = Linear<T>::load(fixture<T>("rtdetr/model.safetensors"),
                                               "model.decoder.layers.0.encoder_attn.output_proj.",
                                               this->kModel, this->kModel)
                                   .forward(this->expected("attn.out", this->kModel));
-  EXPECT_TRUE(all_close(out, projected, 1e-5));
+  for (const DeformableSamplingOrder order : kOrders) {
+    SCOPED_TRACE(order_name(order));
+    DeformableAttentionTrace<T> trace;
+    DeformableAttentionOptions<T> options;
+    options.order = order;
+    options.trace = &trace;
+    const Matrix<T> out = attention.forward(queries, boxes, this->memory(),
+                                            SequenceBatch::uniform(this->kImages, this->kQueries),
+                                            this->levels(), options);
+    this->expect_trace_matches(trace, 0, this->kImages);
+    EXPECT_TRUE(all_close(out, projected, 1e-5));
+  }
 }
 
 TYPED_TEST(DeformableAttentionFixtureTest, SingleImageWithSeparatePositionMatchesHooks) {
@@ -114,13 +129,17 @@ TYPED_TEST(DeformableAttentionFixtureTest, SingleImageWithSeparatePositionMatche
   const Matrix<T> position =
       this->io().at("hook.model.decoder.query_pos_head.out").matrix().middleRows(n, n);
   const Matrix<T> content = this->positioned_queries().middleRows(n, n) - position;
-  DeformableAttentionTrace<T> trace;
-  DeformableAttentionOptions<T> options;
-  options.query_position.emplace(position);
-  options.trace = &trace;
-  attention.forward(content, this->reference_boxes().middleRows(n, n),
-                    this->memory().middleRows(tokens, tokens), this->levels(), options);
-  this->expect_trace_matches(trace, 1, 1);
+  for (const DeformableSamplingOrder order : kOrders) {
+    SCOPED_TRACE(order_name(order));
+    DeformableAttentionTrace<T> trace;
+    DeformableAttentionOptions<T> options;
+    options.query_position.emplace(position);
+    options.order = order;
+    options.trace = &trace;
+    attention.forward(content, this->reference_boxes().middleRows(n, n),
+                      this->memory().middleRows(tokens, tokens), this->levels(), options);
+    this->expect_trace_matches(trace, 1, 1);
+  }
 }
 
 TYPED_TEST(DeformableAttentionFixtureTest, RejectsInputsThatDisagreeWithTheLevels) {
@@ -163,10 +182,10 @@ TYPED_TEST(DeformableAttentionFixtureTest, MissingWeightIsNamed) {
         << e.what();
   }
   // Weights of another geometry: 96 offset outputs do not fit 8 heads.
-  EXPECT_THROW(MultiScaleDeformableAttention<T>::load(fixture<T>("rtdetr/model.safetensors"),
-                                                      "model.decoder.layers.0.encoder_attn.", 64,
-                                                      8, 3, 4),
-               ShapeError);
+  EXPECT_THROW(
+      MultiScaleDeformableAttention<T>::load(fixture<T>("rtdetr/model.safetensors"),
+                                             "model.decoder.layers.0.encoder_attn.", 64, 8, 3, 4),
+      ShapeError);
 }
 
 TEST(FeatureLevelsTest, DerivesAndValidatesStarts) {
@@ -185,15 +204,16 @@ TEST(FeatureLevelsTest, DerivesAndValidatesStarts) {
                ShapeError);
 }
 
-// One head, one level, one point, identity value and output projections, zero offset and
-// weight projections (offset = bias, the single weight softmaxes to 1). A reference box of
-// zero size puts the sampling location exactly at its centre (loc = ref_xy + offset / points *
+// One head, one level, one point, identity value (bias (0, 1)) and output projections, zero
+// offset and weight projections (offset = bias, the single weight softmaxes to 1). A reference box
+// of zero size puts the sampling location exactly at its centre (loc = ref_xy + offset / points *
 // wh / 2), so the output is grid_sample of the map at (x, y).
 template <typename T>
 class GridSampleTest : public ::testing::Test {
  protected:
   // A 2 x 3 (height x width) map with two channels: channel 0 is v(x, y) = 1 + x + 10 y,
-  // channel 1 is 1 everywhere, so it reports the summed weight of the in-map neighbours.
+  // channel 1 is 0, so after the value bias it is 1 everywhere and reports the summed weight
+  // of the in-map, unpadded neighbours (the bias must count only for those).
   static constexpr Index kHeight = 2, kWidth = 3;
   // Locations like 1.2 are inexact in float; values reach 13.
   static constexpr double kTolerance = std::is_same_v<T, float> ? 1e-5 : 1e-12;
@@ -202,24 +222,26 @@ class GridSampleTest : public ::testing::Test {
     const Matrix<T> identity = Matrix<T>::Identity(2, 2);
     Vector<T> offset_bias(2);
     offset_bias << offset_x, offset_y;
-    return MultiScaleDeformableAttention<T>(
-        Linear<T>(identity, Vector<T>::Zero(2)), Linear<T>(Matrix<T>::Zero(2, 2), offset_bias),
-        Linear<T>(Matrix<T>::Zero(1, 2), Vector<T>::Zero(1)), Linear<T>(identity, Vector<T>::Zero(2)),
-        1, 1, 1);
+    const Vector<T> value_bias = Vector<T>::Unit(2, 1);
+    return MultiScaleDeformableAttention<T>(Linear<T>(identity, value_bias),
+                                            Linear<T>(Matrix<T>::Zero(2, 2), offset_bias),
+                                            Linear<T>(Matrix<T>::Zero(1, 2), Vector<T>::Zero(1)),
+                                            Linear<T>(identity, Vector<T>::Zero(2)), 1, 1, 1);
   }
   static Matrix<T> map() {
     Matrix<T> values(kHeight * kWidth, 2);
     for (Index y = 0; y < kHeight; ++y)
-      for (Index x = 0; x < kWidth; ++x) values.row(y * kWidth + x) << T(1 + x + 10 * y), T(1);
+      for (Index x = 0; x < kWidth; ++x) values.row(y * kWidth + x) << T(1 + x + 10 * y), T(0);
     return values;
   }
   static FeatureLevels levels() { return FeatureLevels({{kHeight, kWidth}}); }
 
   // Output row for a sampling location (x, y).
-  static Matrix<T> sample_at(T x, T y, const DeformableAttentionOptions<T>& options = {}) {
+  static Matrix<T> sample_at(T x, T y, const DeformableAttentionOptions<T>& options) {
     Matrix<T> reference(1, 4);
     reference << x, y, T(0), T(0);
-    return attention(T(0), T(0)).forward(Matrix<T>::Zero(1, 2), reference, map(), levels(), options);
+    return attention(T(0), T(0))
+        .forward(Matrix<T>::Zero(1, 2), reference, map(), levels(), options);
   }
   static Matrix<T> row(T value, T weight) {
     Matrix<T> out(1, 2);
@@ -233,49 +255,65 @@ TYPED_TEST_SUITE(GridSampleTest, Scalars);
 TYPED_TEST(GridSampleTest, BordersAndOutsideFollowZeroPadding) {
   using T = TypeParam;
   const double tol = TestFixture::kTolerance;
-  auto sample_at = [](double x, double y) { return TestFixture::sample_at(T(x), T(y)); };
   auto row = [](double value, double weight) { return TestFixture::row(T(value), T(weight)); };
-  // Pixel coordinate = loc * size - 0.5: px = 3 x - 0.5, py = 2 y - 0.5.
-  // Centre of pixel (0, 0): px = py = 0, exactly that pixel.
-  EXPECT_TRUE(all_close(sample_at(0.5 / 3, 0.25), row(1, 1), tol));
-  // Between pixel centres (1, 0) and (1, 1): px = 1, py = 0.5 -> (2 + 12) / 2.
-  EXPECT_TRUE(all_close(sample_at(0.5, 0.5), row(7, 1), tol));
-  // Interior bilinear: px = 0.7, py = 0.3 -> v = 1 + 0.7 + 10 * 0.3 (v is affine in x, y).
-  EXPECT_TRUE(all_close(sample_at(1.2 / 3, 0.4), row(4.7, 1), tol));
-  // Top-left corner of the map: px = py = -0.5, four neighbours of weight 1/4, only pixel
-  // (0, 0) inside: 0.25 * 1.
-  EXPECT_TRUE(all_close(sample_at(0, 0), row(0.25, 0.25), tol));
-  // Bottom-right corner: px = 2.5, py = 1.5, only pixel (2, 1) inside: 0.25 * 13.
-  EXPECT_TRUE(all_close(sample_at(1, 1), row(3.25, 0.25), tol));
-  // Left border at a pixel-centre row: px = -0.5, py = 0 -> half of pixel (0, 0).
-  EXPECT_TRUE(all_close(sample_at(0, 0.25), row(0.5, 0.5), tol));
-  // Past the right border: px = 2.8, py = 0 -> 0.2 of pixel (2, 0) (v = 3), 0.8 outside.
-  EXPECT_TRUE(all_close(sample_at(1.1, 0.25), row(0.6, 0.2), tol));
-  // Below the bottom: px = 1, py = 1.9 -> 0.1 of pixel (1, 1) (v = 12).
-  EXPECT_TRUE(all_close(sample_at(0.5, 1.2), row(1.2, 0.1), tol));
-  // A full pixel or more outside: px = -1.1 or 3.1, py = -1.5: nothing inside.
-  EXPECT_TRUE(all_close(sample_at(-0.2, 0.5), row(0, 0), tol));
-  EXPECT_TRUE(all_close(sample_at(1.2, 0.5), row(0, 0), tol));
-  EXPECT_TRUE(all_close(sample_at(0.5, -0.5), row(0, 0), tol));
-  EXPECT_TRUE(all_close(sample_at(1e30, -1e30), row(0, 0), tol));
+  for (const DeformableSamplingOrder order : kOrders) {
+    SCOPED_TRACE(order_name(order));
+    DeformableAttentionOptions<T> options;
+    options.order = order;
+    auto sample_at = [&](double x, double y) {
+      return TestFixture::sample_at(T(x), T(y), options);
+    };
+    // Pixel coordinate = loc * size - 0.5: px = 3 x - 0.5, py = 2 y - 0.5.
+    // Centre of pixel (0, 0): px = py = 0, exactly that pixel.
+    EXPECT_TRUE(all_close(sample_at(0.5 / 3, 0.25), row(1, 1), tol));
+    // Between pixel centres (1, 0) and (1, 1): px = 1, py = 0.5 -> (2 + 12) / 2.
+    EXPECT_TRUE(all_close(sample_at(0.5, 0.5), row(7, 1), tol));
+    // Interior bilinear: px = 0.7, py = 0.3 -> v = 1 + 0.7 + 10 * 0.3 (v is affine in x, y).
+    EXPECT_TRUE(all_close(sample_at(1.2 / 3, 0.4), row(4.7, 1), tol));
+    // Top-left corner of the map: px = py = -0.5, four neighbours of weight 1/4, only pixel
+    // (0, 0) inside: 0.25 * 1.
+    EXPECT_TRUE(all_close(sample_at(0, 0), row(0.25, 0.25), tol));
+    // Bottom-right corner: px = 2.5, py = 1.5, only pixel (2, 1) inside: 0.25 * 13.
+    EXPECT_TRUE(all_close(sample_at(1, 1), row(3.25, 0.25), tol));
+    // Left border at a pixel-centre row: px = -0.5, py = 0 -> half of pixel (0, 0).
+    EXPECT_TRUE(all_close(sample_at(0, 0.25), row(0.5, 0.5), tol));
+    // Past the right border: px = 2.8, py = 0 -> 0.2 of pixel (2, 0) (v = 3), 0.8 outside.
+    EXPECT_TRUE(all_close(sample_at(1.1, 0.25), row(0.6, 0.2), tol));
+    // Below the bottom: px = 1, py = 1.9 -> 0.1 of pixel (1, 1) (v = 12).
+    EXPECT_TRUE(all_close(sample_at(0.5, 1.2), row(1.2, 0.1), tol));
+    // A full pixel or more outside: px = -1.1 or 3.1, py = -1.5: nothing inside.
+    EXPECT_TRUE(all_close(sample_at(-0.2, 0.5), row(0, 0), tol));
+    EXPECT_TRUE(all_close(sample_at(1.2, 0.5), row(0, 0), tol));
+    EXPECT_TRUE(all_close(sample_at(0.5, -0.5), row(0, 0), tol));
+    EXPECT_TRUE(all_close(sample_at(1e30, -1e30), row(0, 0), tol));
+  }
 }
 
 TYPED_TEST(GridSampleTest, NonFiniteLocationsContributeNothing) {
   using T = TypeParam;
   const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
-  EXPECT_TRUE(all_close(TestFixture::sample_at(nan, T(0.5)), TestFixture::row(0, 0), 0));
-  EXPECT_TRUE(all_close(TestFixture::sample_at(T(0.5), inf), TestFixture::row(0, 0), 0));
+  for (const DeformableSamplingOrder order : kOrders) {
+    SCOPED_TRACE(order_name(order));
+    DeformableAttentionOptions<T> options;
+    options.order = order;
+    EXPECT_TRUE(all_close(TestFixture::sample_at(nan, T(0.5), options), TestFixture::row(0, 0), 0));
+    EXPECT_TRUE(all_close(TestFixture::sample_at(T(0.5), inf, options), TestFixture::row(0, 0), 0));
+  }
 }
 
 TYPED_TEST(GridSampleTest, PaddedTokensAreZeroed) {
   using T = TypeParam;
   BoolVector padding = BoolVector::Zero(TestFixture::kHeight * TestFixture::kWidth);
   padding(1) = true;  // pixel (1, 0)
-  DeformableAttentionOptions<T> options;
-  options.value_padding.emplace(padding);
-  // px = 1, py = 0.5: pixels (1, 0) and (1, 1) at 1/2 each; (1, 0) is padded.
-  EXPECT_TRUE(all_close(TestFixture::sample_at(T(0.5), T(0.5), options), TestFixture::row(6, 0.5),
-                        TestFixture::kTolerance));
+  for (const DeformableSamplingOrder order : kOrders) {
+    SCOPED_TRACE(order_name(order));
+    DeformableAttentionOptions<T> options;
+    options.value_padding.emplace(padding);
+    options.order = order;
+    // px = 1, py = 0.5: pixels (1, 0) and (1, 1) at 1/2 each; (1, 0) is padded.
+    EXPECT_TRUE(all_close(TestFixture::sample_at(T(0.5), T(0.5), options), TestFixture::row(6, 0.5),
+                          TestFixture::kTolerance));
+  }
 }
 
 // HF's two location formulas, from a zero query (offset = the sampling_offsets bias).
@@ -290,14 +328,14 @@ TYPED_TEST(GridSampleTest, LocationsFromPointsAndBoxes) {
   Matrix<T> point(1, 2);
   point << T(0.5), T(0.5);
   attention.forward(query, point, TestFixture::map(), TestFixture::levels(), options);
-  EXPECT_TRUE(all_close(trace.sampling_locations, TestFixture::row(0.6, 0.4),
-                        TestFixture::kTolerance));
+  EXPECT_TRUE(
+      all_close(trace.sampling_locations, TestFixture::row(0.6, 0.4), TestFixture::kTolerance));
   // 4-d: ref_xy + offset / points * wh / 2 = (0.5 + 0.3 * 0.4 / 2, 0.5 - 0.2 * 0.2 / 2).
   Matrix<T> box(1, 4);
   box << T(0.5), T(0.5), T(0.4), T(0.2);
   attention.forward(query, box, TestFixture::map(), TestFixture::levels(), options);
-  EXPECT_TRUE(all_close(trace.sampling_locations, TestFixture::row(0.56, 0.48),
-                        TestFixture::kTolerance));
+  EXPECT_TRUE(
+      all_close(trace.sampling_locations, TestFixture::row(0.56, 0.48), TestFixture::kTolerance));
   EXPECT_TRUE(all_close(trace.attention_weights, Matrix<T>::Ones(1, 1), 0));
 }
 

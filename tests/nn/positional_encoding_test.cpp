@@ -54,7 +54,8 @@ TYPED_TEST(PositionalEncodingTest, SinCos2dMatchesHuggingFaceRTDetr) {
   using T = TypeParam;
   // The AIFI layer's embedding for the 3 x 4 (height x width) map of the fixture.
   const auto& io = testing::fixture<T>("rtdetr/io.safetensors");
-  const Tensor<T>& expected = io.at("hook.model.encoder.aifi.0.position_embedding.out", {1, 12, 64});
+  const Tensor<T>& expected =
+      io.at("hook.model.encoder.aifi.0.position_embedding.out", {1, 12, 64});
   const Matrix<T> embedding = sincos_position_embedding_2d<T>(4, 3, 64, 10000.0);
   EXPECT_TRUE(all_close(embedding, expected.matrix(), 1e-5));
 }

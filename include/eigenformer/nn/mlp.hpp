@@ -22,9 +22,9 @@ class Mlp {
     if (layers_.empty()) throw InvalidArgument("Mlp: needs at least one layer");
     for (std::size_t i = 1; i < layers_.size(); ++i)
       if (layers_[i].in_features() != layers_[i - 1].out_features())
-        throw ShapeError(detail::concat("Mlp: layer ", i - 1, " has ", layers_[i - 1].out_features(),
-                                        " outputs but layer ", i, " takes ",
-                                        layers_[i].in_features()));
+        throw ShapeError(detail::concat("Mlp: layer ", i - 1, " has ",
+                                        layers_[i - 1].out_features(), " outputs but layer ", i,
+                                        " takes ", layers_[i].in_features()));
   }
 
   // Binds `<prefix>layers.<i>.{weight,bias}` (HF's ModuleList naming); layer i maps
@@ -49,7 +49,8 @@ class Mlp {
   const Linear<T>& layer(Index i) const { return layers_.at(static_cast<std::size_t>(i)); }
 
   Matrix<T> forward(const MatrixView<T>& x) const {
-    if (layers_.empty()) throw InvalidArgument("Mlp: forward on an empty (default-constructed) Mlp");
+    if (layers_.empty())
+      throw InvalidArgument("Mlp: forward on an empty (default-constructed) Mlp");
     Matrix<T> h = layers_.front().forward(x);
     for (std::size_t i = 1; i < layers_.size(); ++i) {
       apply_activation(activation_, h);

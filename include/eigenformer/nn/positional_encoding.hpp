@@ -20,8 +20,8 @@ Matrix<T> sinusoidal_position_encoding(Index length, Index dim, double base = 10
     throw InvalidArgument(detail::concat("sinusoidal_position_encoding: length ", length,
                                          " and dim ", dim, " must be >= 0 and > 0"));
   if (!(base > 0.0))
-    throw InvalidArgument(detail::concat("sinusoidal_position_encoding: base ", base,
-                                         " must be positive"));
+    throw InvalidArgument(
+        detail::concat("sinusoidal_position_encoding: base ", base, " must be positive"));
   Matrix<T> encoding(length, dim);
   for (Index column = 0; column < dim; ++column) {
     const double even_index = static_cast<double>(column - column % 2);
@@ -50,8 +50,8 @@ Matrix<T> sincos_position_embedding_2d(Index width, Index height, Index embed_di
     throw InvalidArgument(detail::concat("sincos_position_embedding_2d: width ", width,
                                          " and height ", height, " must not be negative"));
   if (!(temperature > 0.0))
-    throw InvalidArgument(detail::concat("sincos_position_embedding_2d: temperature ",
-                                         temperature, " must be positive"));
+    throw InvalidArgument(detail::concat("sincos_position_embedding_2d: temperature ", temperature,
+                                         " must be positive"));
   const Index quarter = embed_dim / 4;
   Matrix<T> embedding(height * width, embed_dim);
   for (Index i = 0; i < quarter; ++i) {

@@ -8,6 +8,8 @@
 // against its normalized content. lstrip / rstrip make a match absorb the white space on its
 // left / right. (HF's single_word option is not supported; loaders refuse it.)
 
+#include <eigenformer/text/unicode.hpp>
+#include <eigenformer/text/utf8.hpp>
 #include <eigenformer/text/vocabulary.hpp>
 
 #include <optional>
@@ -98,7 +100,8 @@ class AddedVocabulary {
                                          std::u32string_view text, std::size_t pos) {
     const Pattern* best = nullptr;
     for (const auto& pattern : patterns)
-      if (pattern.text[0] == text[pos] && text.compare(pos, pattern.text.size(), pattern.text) == 0 &&
+      if (pattern.text[0] == text[pos] &&
+          text.compare(pos, pattern.text.size(), pattern.text) == 0 &&
           (!best || pattern.text.size() > best->text.size()))
         best = &pattern;
     return best;

@@ -85,9 +85,14 @@ class BertNormalizer {
   }
 
  private:
+  // In place unless some character lowercases to two.
   static void lowercase(std::u32string& text) {
+    if (std::find(text.begin(), text.end(), unicode::kCapitalIWithDotAbove) == text.end()) {
+      for (char32_t& c : text) c = unicode::simple_lowercase(c);
+      return;
+    }
     std::u32string lowered;
-    lowered.reserve(text.size());
+    lowered.reserve(text.size() + 1);
     for (char32_t c : text) unicode::append_lowercase(c, lowered);
     text.swap(lowered);
   }

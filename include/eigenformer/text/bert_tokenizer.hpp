@@ -82,8 +82,8 @@ class BertTokenizer {
           config_.sep_token, require_token(config_.sep_token, "separator token (sep_token)"));
     }
     if (config_.model_max_length < 0)
-      throw InvalidArgument(detail::concat("model_max_length must be >= 0, got ",
-                                           config_.model_max_length));
+      throw InvalidArgument(
+          detail::concat("model_max_length must be >= 0, got ", config_.model_max_length));
   }
 
   // A vocab.txt with BERT's defaults (uncased: lowercase and strip accents); pass a config
@@ -110,9 +110,8 @@ class BertTokenizer {
     std::vector<Encoding> encodings;
     encodings.reserve(texts.size());
     for (std::size_t i = 0; i < texts.size(); ++i)
-      encodings.push_back(
-          finish(sequence_ids(texts[i], options.utf8_errors, batch_item("text", i)), nullptr,
-                 options, false));
+      encodings.push_back(finish(sequence_ids(texts[i], options.utf8_errors, batch_item("text", i)),
+                                 nullptr, options, false));
     return pad_to_longest(encodings, pad_id_);
   }
 
@@ -187,8 +186,8 @@ class BertTokenizer {
           const auto known = id_to_token(piece.ids[i]);
           if (!known || *known != piece.tokens[i])
             throw FormatError(detail::concat(
-                vocabulary().source(), ": post-processor special token '", piece.name,
-                "' uses id ", piece.ids[i], " for '", piece.tokens[i], "', but the vocabulary ",
+                vocabulary().source(), ": post-processor special token '", piece.name, "' uses id ",
+                piece.ids[i], " for '", piece.tokens[i], "', but the vocabulary ",
                 known ? "gives that id to '" + *known + "'" : std::string("has no such id")));
         }
       }
@@ -223,13 +222,16 @@ class BertTokenizer {
       else
         add_word(piece);
     };
-    added_.split(decoded, false, [&](std::u32string_view piece) {
-      if (normalizer_) {
-        normalizer_->normalize(piece, normalized);
-        piece = normalized;
-      }
-      added_.split(piece, true, add_normalized, push_id);
-    }, push_id);
+    added_.split(
+        decoded, false,
+        [&](std::u32string_view piece) {
+          if (normalizer_) {
+            normalizer_->normalize(piece, normalized);
+            piece = normalized;
+          }
+          added_.split(piece, true, add_normalized, push_id);
+        },
+        push_id);
     return ids;
   }
 
@@ -239,7 +241,8 @@ class BertTokenizer {
     const Index max_length = truncation.max_length.value_or(config_.model_max_length);
     const std::size_t added =
         options.add_special_tokens ? post_processor_.added_tokens(second != nullptr) : 0;
-    if (max_length < 0) throw InvalidArgument(detail::concat("max_length must be >= 0, got ", max_length));
+    if (max_length < 0)
+      throw InvalidArgument(detail::concat("max_length must be >= 0, got ", max_length));
     const auto limit = static_cast<std::size_t>(max_length);
     if (truncation.enabled) {
       if (added > limit)
@@ -255,8 +258,10 @@ class BertTokenizer {
     Encoding out;
     post_processor_.apply(first, second, options.add_special_tokens, out.ids, out.type_ids);
     out.attention_mask.assign(out.ids.size(), 1);
-    if (with_tokens)
+    if (with_tokens) {
+      out.tokens.reserve(out.ids.size());
       for (TokenId id : out.ids) out.tokens.push_back(token_of(id));
+    }
     return out;
   }
 

@@ -4,7 +4,6 @@
 // A batch is padded on the right to its longest row and stored row-major, batch x length,
 // so row b is sequence b and the matrices feed a model's embedding lookup directly.
 
-#include <eigenformer/core/error.hpp>
 #include <eigenformer/core/types.hpp>
 #include <eigenformer/text/vocabulary.hpp>
 

@@ -23,7 +23,9 @@ struct TemplatePiece {
   std::vector<TokenId> ids;
   std::vector<std::string> tokens;
 
-  static TemplatePiece sequence(Kind which, TokenId type_id) { return {which, type_id, {}, {}, {}}; }
+  static TemplatePiece sequence(Kind which, TokenId type_id) {
+    return {which, type_id, {}, {}, {}};
+  }
   static TemplatePiece special(std::string token, TokenId id, TokenId type_id) {
     return {Kind::SpecialToken, type_id, token, {id}, {token}};
   }
@@ -48,9 +50,9 @@ class TemplateProcessing {
 
   // No post-processor (tokenizer.json's null): sequences are concatenated, all type 0.
   static TemplateProcessing none() {
-    return TemplateProcessing({TemplatePiece::sequence(Kind::SequenceA, 0)},
-                              {TemplatePiece::sequence(Kind::SequenceA, 0),
-                               TemplatePiece::sequence(Kind::SequenceB, 0)});
+    return TemplateProcessing(
+        {TemplatePiece::sequence(Kind::SequenceA, 0)},
+        {TemplatePiece::sequence(Kind::SequenceA, 0), TemplatePiece::sequence(Kind::SequenceB, 0)});
   }
 
   const std::vector<TemplatePiece>& single() const { return single_; }

@@ -26,6 +26,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace eigenformer {
@@ -44,8 +45,9 @@ struct TokenizerConfigFile {
   }
 
   bool sets_normalizer() const {
-    return json && (json->json().contains("do_lower_case") || json->json().contains("strip_accents") ||
-                    json->json().contains("tokenize_chinese_chars"));
+    return json &&
+           (json->json().contains("do_lower_case") || json->json().contains("strip_accents") ||
+            json->json().contains("tokenize_chinese_chars"));
   }
 
   void apply_normalizer(BertNormalizerOptions& options) const {
@@ -96,8 +98,8 @@ inline void require_type(const JsonConfig& object, const std::string& field,
     if (type == name) return;
     names += concat(name, ", ");
   }
-  throw FormatError(concat(object.source(), ": ", field, ".type is '", type, "'; supported: ",
-                           names, "or null (BERT-style WordPiece tokenizers)"));
+  throw FormatError(concat(object.source(), ": ", field, ".type is '", type,
+                           "'; supported: ", names, "or null (BERT-style WordPiece tokenizers)"));
 }
 
 inline TemplatePiece parse_template_piece(const nlohmann::json& value, const JsonConfig& processor,
@@ -107,8 +109,8 @@ inline TemplatePiece parse_template_piece(const nlohmann::json& value, const Jso
   if (!value.is_object() || value.size() != 1) where.fail(expected, value);
   const std::string kind = value.begin().key();
   const nlohmann::json& body = value.begin().value();
-  if ((kind != "Sequence" && kind != "SpecialToken") || !body.is_object() ||
-      !body.contains("id") || !body.contains("type_id"))
+  if ((kind != "Sequence" && kind != "SpecialToken") || !body.is_object() || !body.contains("id") ||
+      !body.contains("type_id"))
     where.fail(expected, value);
   const auto type_id = JsonReader<TokenId>::read(body["type_id"], {where.file, field + ".type_id"});
   const auto id = JsonReader<std::string>::read(body["id"], {where.file, field + ".id"});
@@ -122,14 +124,18 @@ inline TemplatePiece parse_template_piece(const nlohmann::json& value, const Jso
           special.get<std::vector<std::string>>("tokens")};
 }
 
-inline std::vector<TemplatePiece> parse_template(const JsonConfig& processor, const std::string& key) {
+inline std::vector<TemplatePiece> parse_template(const JsonConfig& processor,
+                                                 const std::string& key) {
   if (!processor.has(key))
-    throw FormatError(concat(processor.source(), ": missing required field 'post_processor.", key, "'"));
+    throw FormatError(
+        concat(processor.source(), ": missing required field 'post_processor.", key, "'"));
   const auto& pieces = processor.json().at(key);
-  if (!pieces.is_array()) JsonLocation{processor.source(), "post_processor." + key}.fail("an array", pieces);
+  if (!pieces.is_array())
+    JsonLocation{processor.source(), "post_processor." + key}.fail("an array", pieces);
   std::vector<TemplatePiece> out;
   for (std::size_t i = 0; i < pieces.size(); ++i)
-    out.push_back(parse_template_piece(pieces[i], processor, concat("post_processor.", key, "[", i, "]")));
+    out.push_back(
+        parse_template_piece(pieces[i], processor, concat("post_processor.", key, "[", i, "]")));
   return out;
 }
 
@@ -140,7 +146,8 @@ inline std::pair<std::string, TokenId> parse_bert_processing_token(const JsonCon
   if (!processor.has(key)) where.fail("a [token, id] pair", nullptr);
   const auto& value = processor.json().at(key);
   if (!value.is_array() || value.size() != 2) where.fail("a [token, id] pair", value);
-  return {JsonReader<std::string>::read(value[0], where), JsonReader<TokenId>::read(value[1], where)};
+  return {JsonReader<std::string>::read(value[0], where),
+          JsonReader<TokenId>::read(value[1], where)};
 }
 
 inline TemplateProcessing parse_post_processor(const JsonConfig& root) {
@@ -174,7 +181,8 @@ inline std::vector<AddedToken> parse_added_tokens(const JsonConfig& root) {
   return tokens;
 }
 
-inline BertTokenizer tokenizer_from_json(const JsonConfig& root, const TokenizerConfigFile& overrides) {
+inline BertTokenizer tokenizer_from_json(const JsonConfig& root,
+                                         const TokenizerConfigFile& overrides) {
   const std::string type = model_type(root);
   if (type != "WordPiece")
     throw FormatError(concat(root.source(), ": model.type is '", type,
@@ -192,7 +200,8 @@ inline BertTokenizer tokenizer_from_json(const JsonConfig& root, const Tokenizer
     BertNormalizerOptions options;
     options.clean_text = normalizer.get_or<bool>("clean_text", true);
     options.handle_chinese_chars = normalizer.get_or<bool>("handle_chinese_chars", true);
-    if (normalizer.has("strip_accents")) options.strip_accents = normalizer.get<bool>("strip_accents");
+    if (normalizer.has("strip_accents"))
+      options.strip_accents = normalizer.get<bool>("strip_accents");
     options.lowercase = normalizer.get_or<bool>("lowercase", true);
     if (overrides.sets_normalizer()) overrides.apply_normalizer(options);
     config.normalizer = options;
@@ -204,14 +213,17 @@ inline BertTokenizer tokenizer_from_json(const JsonConfig& root, const Tokenizer
   }
   config.post_processor = parse_post_processor(root);
   config.added_tokens = parse_added_tokens(root);
-  if (root.has("padding")) config.pad_token = root.child("padding").get_or<std::string>("pad_token", "[PAD]");
+  if (root.has("padding"))
+    config.pad_token = root.child("padding").get_or<std::string>("pad_token", "[PAD]");
   config.model_max_length = overrides.model_max_length().value_or(
-      root.has("truncation") ? root.child("truncation").get<Index>("max_length") : kDefaultModelMaxLength);
+      root.has("truncation") ? root.child("truncation").get<Index>("max_length")
+                             : kDefaultModelMaxLength);
   return BertTokenizer(Vocabulary::from_json(model.child("vocab").json(), root.source()),
                        std::move(config));
 }
 
-inline BertTokenizer tokenizer_from_vocab_txt(const std::string& path, const TokenizerConfigFile& overrides) {
+inline BertTokenizer tokenizer_from_vocab_txt(const std::string& path,
+                                              const TokenizerConfigFile& overrides) {
   BertTokenizerConfig config;
   config.normalizer = BertNormalizerOptions{};
   if (overrides.json) overrides.apply_normalizer(*config.normalizer);
@@ -234,7 +246,8 @@ inline BertTokenizer load_bert_tokenizer(const std::string& directory) {
   namespace fs = std::filesystem;
   const fs::path dir(directory);
   if (!fs::is_directory(dir))
-    throw FormatError(detail::concat(directory, ": not a directory (expected a tokenizer saved by HF)"));
+    throw FormatError(
+        detail::concat(directory, ": not a directory (expected a tokenizer saved by HF)"));
   const auto config = detail::TokenizerConfigFile::load_if_present(dir / "tokenizer_config.json");
   const fs::path vocab_txt = dir / "vocab.txt";
   const fs::path tokenizer_json = dir / "tokenizer.json";
@@ -244,8 +257,9 @@ inline BertTokenizer load_bert_tokenizer(const std::string& directory) {
       return detail::tokenizer_from_json(root, config);
   }
   if (fs::exists(vocab_txt)) return detail::tokenizer_from_vocab_txt(vocab_txt.string(), config);
-  throw FormatError(detail::concat(directory, ": has neither tokenizer.json nor vocab.txt "
-                                              "(expected a BERT WordPiece tokenizer)"));
+  throw FormatError(detail::concat(directory,
+                                   ": has neither tokenizer.json nor vocab.txt "
+                                   "(expected a BERT WordPiece tokenizer)"));
 }
 
 }  // namespace eigenformer

@@ -27,16 +27,15 @@ inline bool is_white_space(char32_t c) {
   if (c == ' ' || (c >= 0x09 && c <= 0x0D) || c == 0x85) return true;
   if (c < 0x80) return false;
   const auto cat = category(c);
-  return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
-         cat == UTF8PROC_CATEGORY_ZP;
+  return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP;
 }
 
 // unicode_categories' is_other(): Cc, Cf or Co. Its definition leaves out Cn (unassigned)
 // and Cs, so an unassigned code point is NOT "other" and survives BERT's clean_text.
 inline bool is_other(char32_t c) {
+  if (c >= 0x20 && c < 0x7F) return false;  // printable ASCII, the common case
   const auto cat = category(c);
-  return cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF ||
-         cat == UTF8PROC_CATEGORY_CO;
+  return cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CO;
 }
 
 // unicode_categories' is_punctuation(): any of Pc, Pd, Ps, Pe, Pi, Pf, Po.
@@ -52,25 +51,34 @@ inline bool is_ascii_punctuation(char32_t c) {
          (c >= 123 && c <= 126);
 }
 
-inline bool is_nonspacing_mark(char32_t c) { return category(c) == UTF8PROC_CATEGORY_MN; }
+// The first nonspacing mark is U+0300.
+inline bool is_nonspacing_mark(char32_t c) {
+  return c >= 0x300 && category(c) == UTF8PROC_CATEGORY_MN;
+}
 
 inline int combining_class(char32_t c) {
   return utf8proc_get_property(static_cast<utf8proc_int32_t>(c))->combining_class;
 }
 
-// Rust's char::to_lowercase: the full lowercase mapping, i.e. UnicodeData's simple mapping
+// Rust's char::to_lowercase is the full lowercase mapping: UnicodeData's simple mapping
 // (utf8proc_tolower) overridden by the unconditional entries of SpecialCasing.txt. The only
 // such entry whose lowercase differs from the simple one is U+0130 (capital I with dot
 // above) -> U+0069 U+0307. Case folding would be wrong here: it maps U+00DF (sharp s) to
 // "ss", which to_lowercase leaves alone.
+inline constexpr char32_t kCapitalIWithDotAbove = 0x130;
+
+// The one-character lowercase; exact for everything but kCapitalIWithDotAbove.
+inline char32_t simple_lowercase(char32_t c) {
+  if (c < 0x80) return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+  return static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c)));
+}
+
 inline void append_lowercase(char32_t c, std::u32string& out) {
-  if (c < 0x80) {
-    out.push_back(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-  } else if (c == 0x130) {
+  if (c == kCapitalIWithDotAbove) {
     out.push_back(0x69);
     out.push_back(0x307);
   } else {
-    out.push_back(static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
+    out.push_back(simple_lowercase(c));
   }
 }
 
@@ -107,8 +115,9 @@ inline void canonical_order(std::u32string& text) {
     while (end < text.size() && combining_class(text[end]) != 0) ++end;
     if (end - begin > 1)
       std::stable_sort(text.begin() + static_cast<std::ptrdiff_t>(begin),
-                       text.begin() + static_cast<std::ptrdiff_t>(end),
-                       [](char32_t a, char32_t b) { return combining_class(a) < combining_class(b); });
+                       text.begin() + static_cast<std::ptrdiff_t>(end), [](char32_t a, char32_t b) {
+                         return combining_class(a) < combining_class(b);
+                       });
     begin = end;
   }
 }

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -33,6 +34,71 @@ namespace eigenformer {
 
 using TokenId = std::int64_t;
 
+namespace detail {
+
+// Token string -> id with open addressing (linear probing) over one flat array, so a lookup
+// touches a cache line or two: WordPiece's longest-match search does millions of lookups,
+// most of them misses. Keys are views; their storage must outlive the map.
+class StringIdMap {
+ public:
+  std::size_t size() const { return size_; }
+
+  void insert_or_assign(std::string_view key, TokenId id) {
+    if (2 * (size_ + 1) > slots_.size()) grow(std::max<std::size_t>(16, 2 * slots_.size()));
+    const std::uint64_t h = hash(key);
+    Slot& slot = slots_[index_of(key, h)];
+    if (slot.id < 0) ++size_;
+    slot = {h, key, id};
+  }
+
+  std::optional<TokenId> find(std::string_view key) const {
+    if (slots_.empty()) return std::nullopt;
+    const Slot& slot = slots_[index_of(key, hash(key))];
+    if (slot.id < 0) return std::nullopt;
+    return slot.id;
+  }
+
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    for (const auto& slot : slots_)
+      if (slot.id >= 0) visit(slot.key, slot.id);
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::string_view key;
+    TokenId id = -1;  // -1: empty
+  };
+
+  // FNV-1a, with the high half folded in since the table is indexed by the low bits.
+  static std::uint64_t hash(std::string_view key) {
+    std::uint64_t h = 14695981039346656037ULL;
+    for (char byte : key) h = (h ^ static_cast<unsigned char>(byte)) * 1099511628211ULL;
+    return h ^ (h >> 32);
+  }
+
+  // The slot holding `key`, or the empty slot where it would go. The table is never full.
+  std::size_t index_of(std::string_view key, std::uint64_t h) const {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = h & mask;
+    while (slots_[i].id >= 0 && !(slots_[i].hash == h && slots_[i].key == key)) i = (i + 1) & mask;
+    return i;
+  }
+
+  void grow(std::size_t capacity) {  // capacity: a power of two
+    std::vector<Slot> old(capacity);
+    old.swap(slots_);
+    for (const auto& slot : old)
+      if (slot.id >= 0) slots_[index_of(slot.key, slot.hash)] = slot;
+  }
+
+  std::vector<Slot> slots_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace detail
+
 class Vocabulary {
  public:
   // Ids above this are refused: HF stores ids as u32, and no real vocabulary comes close.
@@ -48,7 +114,8 @@ class Vocabulary {
   // A vocab.txt file.
   static Vocabulary read_vocab_txt(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw FormatError(detail::concat(path, ": cannot open vocab file: ", std::strerror(errno)));
+    if (!in)
+      throw FormatError(detail::concat(path, ": cannot open vocab file: ", std::strerror(errno)));
     std::vector<std::string> tokens;
     std::string line;
     while (std::getline(in, line)) {
@@ -67,17 +134,17 @@ class Vocabulary {
   // The `model.vocab` object of a tokenizer.json: {"[PAD]": 0, "[UNK]": 1, ...}.
   static Vocabulary from_json(const nlohmann::json& vocab, const std::string& source) {
     if (!vocab.is_object() || vocab.empty())
-      throw FormatError(detail::concat(source, ": field 'model.vocab' must be a non-empty object "
-                                               "mapping tokens to ids"));
+      throw FormatError(detail::concat(source,
+                                       ": field 'model.vocab' must be a non-empty object "
+                                       "mapping tokens to ids"));
     std::vector<std::string> tokens;
     std::vector<TokenId> ids;
     tokens.reserve(vocab.size());
     ids.reserve(vocab.size());
     for (const auto& [token, id] : vocab.items()) {
       if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() > kMaxId)
-        throw FormatError(detail::concat(source, ": field 'model.vocab' maps '", token,
-                                         "' to ", id.dump(), ", expected an integer in [0, ",
-                                         kMaxId, "]"));
+        throw FormatError(detail::concat(source, ": field 'model.vocab' maps '", token, "' to ",
+                                         id.dump(), ", expected an integer in [0, ", kMaxId, "]"));
       tokens.push_back(token);
       ids.push_back(id.get<TokenId>());
     }
@@ -88,12 +155,8 @@ class Vocabulary {
   // Number of distinct tokens (HF's get_vocab_size).
   std::size_t size() const { return data_->ids.size(); }
 
-  std::optional<TokenId> find(std::string_view token) const {
-    const auto found = data_->ids.find(token);
-    if (found == data_->ids.end()) return std::nullopt;
-    return found->second;
-  }
-  bool contains(std::string_view token) const { return data_->ids.count(token) != 0; }
+  std::optional<TokenId> find(std::string_view token) const { return data_->ids.find(token); }
+  bool contains(std::string_view token) const { return find(token).has_value(); }
 
   std::optional<std::string_view> find_token(TokenId id) const {
     const auto found = data_->tokens.find(id);
@@ -111,14 +174,14 @@ class Vocabulary {
   // Calls visit(token, id) for every token.
   template <typename Visit>
   void for_each(Visit&& visit) const {
-    for (const auto& [token, id] : data_->ids) visit(token, id);
+    data_->ids.for_each(visit);
   }
 
  private:
   struct Data {
     std::string source;
     std::vector<std::string> storage;  // never resized after the maps are built
-    std::unordered_map<std::string_view, TokenId> ids;
+    detail::StringIdMap ids;
     std::unordered_map<TokenId, std::string_view> tokens;
   };
 
@@ -126,16 +189,15 @@ class Vocabulary {
     auto data = std::make_shared<Data>();
     data->source = std::move(source);
     data->storage = std::move(tokens);
-    data->ids.reserve(data->storage.size());
     for (std::size_t i = 0; i < data->storage.size(); ++i)
       data->ids.insert_or_assign(std::string_view(data->storage[i]), ids[i]);  // last one wins
     data->tokens.reserve(data->ids.size());
-    for (const auto& [token, id] : data->ids) {
+    data->ids.for_each([&](std::string_view token, TokenId id) {
       const auto [slot, inserted] = data->tokens.emplace(id, token);
       if (!inserted)
         throw FormatError(detail::concat(data->source, ": id ", id, " is given to both '",
                                          slot->second, "' and '", token, "'"));
-    }
+    });
     data_ = std::move(data);
   }
 

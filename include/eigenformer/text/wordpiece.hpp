@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace eigenformer {
@@ -36,7 +36,7 @@ class WordPiece {
       // the views point into the vocabulary's shared storage, which this object keeps alive.
       if (token.substr(0, prefix.size()) == prefix) {
         const std::string_view rest = token.substr(prefix.size());
-        continuations_.emplace(rest, id);
+        continuations_.insert_or_assign(rest, id);
         longest_piece_ = std::max(longest_piece_, rest.size());
       }
     });
@@ -56,7 +56,8 @@ class WordPiece {
     for (std::size_t start = 0; start < word.size();) {
       // No piece is longer than the longest vocabulary entry, so longer candidates are
       // skipped rather than looked up; the first hit is the same as HF's.
-      std::size_t end = char_boundary_at_or_before(word, std::min(word.size(), start + longest_piece_));
+      std::size_t end =
+          char_boundary_at_or_before(word, std::min(word.size(), start + longest_piece_));
       std::optional<TokenId> id;
       while (end > start && !(id = lookup(word.substr(start, end - start), start > 0)))
         end = char_boundary_at_or_before(word, end - 1);
@@ -71,8 +72,10 @@ class WordPiece {
   }
 
   std::vector<TokenId> tokenize(std::string_view word) const {
-    const auto char_count = static_cast<std::size_t>(std::count_if(
-        word.begin(), word.end(), [](char byte) { return (static_cast<unsigned char>(byte) & 0xC0) != 0x80; }));
+    const auto char_count =
+        static_cast<std::size_t>(std::count_if(word.begin(), word.end(), [](char byte) {
+          return (static_cast<unsigned char>(byte) & 0xC0) != 0x80;
+        }));
     std::vector<TokenId> ids;
     tokenize(word, char_count, ids);
     return ids;
@@ -80,10 +83,7 @@ class WordPiece {
 
  private:
   std::optional<TokenId> lookup(std::string_view piece, bool continuation) const {
-    if (!continuation) return vocabulary_.find(piece);
-    const auto found = continuations_.find(piece);
-    if (found == continuations_.end()) return std::nullopt;
-    return found->second;
+    return continuation ? continuations_.find(piece) : vocabulary_.find(piece);
   }
 
   static std::size_t char_boundary_at_or_before(std::string_view word, std::size_t pos) {
@@ -95,7 +95,7 @@ class WordPiece {
   Vocabulary vocabulary_;
   WordPieceOptions options_;
   TokenId unk_id_;
-  std::unordered_map<std::string_view, TokenId> continuations_;
+  detail::StringIdMap continuations_;
   std::size_t longest_piece_ = 0;
 };
 

@@ -50,7 +50,8 @@ class RTDetrAIFILayer {
   // Without `position_temperature` the layers see no position embedding.
   RTDetrAIFILayer(std::vector<TransformerEncoderLayer<T>> layers, Index hidden_dim,
                   std::optional<double> position_temperature)
-      : layers_(std::move(layers)), hidden_dim_(hidden_dim),
+      : layers_(std::move(layers)),
+        hidden_dim_(hidden_dim),
         position_temperature_(position_temperature) {}
 
   // Binds `<prefix>layers.<j>.` for every encoder layer; `prefix` is
@@ -80,7 +81,8 @@ class RTDetrAIFILayer {
     if (layers_.empty()) return hidden;
     std::optional<Matrix<T>> position;
     if (position_temperature_)
-      position = sincos_position_embedding_2d<T>(width, height, hidden_dim_, *position_temperature_);
+      position =
+          sincos_position_embedding_2d<T>(width, height, hidden_dim_, *position_temperature_);
     const SequenceBatch one_map = SequenceBatch::single(hidden.rows());
     for (const auto& layer : layers_) {
       if (position)
@@ -122,8 +124,8 @@ class RTDetrAIFI {
                          const std::string& prefix = "model.encoder.") {
     std::vector<RTDetrAIFILayer<T>> layers;
     for (std::size_t i = 0; i < config.encode_proj_layers.size(); ++i)
-      layers.push_back(RTDetrAIFILayer<T>::load(
-          weights, detail::concat(prefix, "encoder.", i, "."), config));
+      layers.push_back(
+          RTDetrAIFILayer<T>::load(weights, detail::concat(prefix, "encoder.", i, "."), config));
     return RTDetrAIFI(std::move(layers), config.encode_proj_layers);
   }
 
@@ -137,7 +139,8 @@ class RTDetrAIFI {
       if (level < 0 || level >= static_cast<Index>(maps.size()))
         throw ShapeError(detail::concat("RT-DETR AIFI: level ", level, " requested but only ",
                                         maps.size(), " feature maps given"));
-      maps[static_cast<std::size_t>(level)] = layers_[i].forward(maps[static_cast<std::size_t>(level)]);
+      maps[static_cast<std::size_t>(level)] =
+          layers_[i].forward(maps[static_cast<std::size_t>(level)]);
     }
   }
 

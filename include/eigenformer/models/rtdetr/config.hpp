@@ -117,8 +117,8 @@ class RTDetrConfigReader {
     RTDetrConfig c;
     c.source = json_.source();
     if (json_.has("model_type") && json_.get<std::string>("model_type") != "rt_detr")
-      fail("model_type", concat("must be \"rt_detr\", got \"",
-                                json_.get<std::string>("model_type"), "\""));
+      fail("model_type",
+           concat("must be \"rt_detr\", got \"", json_.get<std::string>("model_type"), "\""));
     read_encoder(c);
     read_decoder(c);
     c.layer_norm_eps = positive_number("layer_norm_eps", c.layer_norm_eps);
@@ -140,8 +140,8 @@ class RTDetrConfigReader {
     c.encode_proj_layers = json_.get_or("encode_proj_layers", c.encode_proj_layers);
     c.encoder_layers = json_.get_or("encoder_layers", c.encoder_layers);
     if (c.encoder_layers < 0) fail("encoder_layers", "must not be negative");
-    c.encoder_attention_heads = json_.get_positive_or("encoder_attention_heads",
-                                                      c.encoder_attention_heads);
+    c.encoder_attention_heads =
+        json_.get_positive_or("encoder_attention_heads", c.encoder_attention_heads);
     c.encoder_ffn_dim = json_.get_positive_or("encoder_ffn_dim", c.encoder_ffn_dim);
     c.encoder_activation = activation("encoder_activation_function", c.encoder_activation);
     c.activation = activation("activation_function", c.activation);
@@ -158,13 +158,13 @@ class RTDetrConfigReader {
     c.decoder_in_channels = sizes("decoder_in_channels", c.decoder_in_channels);
     c.num_feature_levels = json_.get_positive_or("num_feature_levels", c.num_feature_levels);
     c.decoder_layers = json_.get_positive_or("decoder_layers", c.decoder_layers);
-    c.decoder_attention_heads = json_.get_positive_or("decoder_attention_heads",
-                                                      c.decoder_attention_heads);
+    c.decoder_attention_heads =
+        json_.get_positive_or("decoder_attention_heads", c.decoder_attention_heads);
     c.decoder_ffn_dim = json_.get_positive_or("decoder_ffn_dim", c.decoder_ffn_dim);
     c.decoder_n_points = json_.get_positive_or("decoder_n_points", c.decoder_n_points);
     c.decoder_activation = activation("decoder_activation_function", c.decoder_activation);
-    c.learn_initial_query = json_.get_or(renamed("learn_initial_query", "learnt_init_query"),
-                                         c.learn_initial_query);
+    c.learn_initial_query =
+        json_.get_or(renamed("learn_initial_query", "learnt_init_query"), c.learn_initial_query);
     c.anchor_image_size = image_size("anchor_image_size");
     c.with_box_refine = json_.get_or("with_box_refine", c.with_box_refine);
   }
@@ -173,8 +173,9 @@ class RTDetrConfigReader {
   void check_levels(const RTDetrConfig& c) const {
     const std::size_t levels = c.encoder_in_channels.size();
     if (c.feat_strides.size() != levels)
-      fail("feat_strides", concat("has ", c.feat_strides.size(), " entries but encoder_in_channels ",
-                                  levels, " (one stride per backbone feature map)"));
+      fail("feat_strides",
+           concat("has ", c.feat_strides.size(), " entries but encoder_in_channels ", levels,
+                  " (one stride per backbone feature map)"));
     for (std::size_t i = 0; i < c.encode_proj_layers.size(); ++i)
       if (c.encode_proj_layers[i] < 0 || c.encode_proj_layers[i] >= static_cast<Index>(levels))
         fail(concat("encode_proj_layers[", i, "]"),
@@ -188,9 +189,10 @@ class RTDetrConfigReader {
                                         ", must be divisible by 4 for the 2-D sin-cos position "
                                         "embedding"));
     if (c.decoder_in_channels.size() != levels)
-      fail("decoder_in_channels",
-           concat("has ", c.decoder_in_channels.size(), " entries, expected one per hybrid encoder "
-                  "output (", levels, ", as encoder_in_channels)"));
+      fail("decoder_in_channels", concat("has ", c.decoder_in_channels.size(),
+                                         " entries, expected one per hybrid encoder "
+                                         "output (",
+                                         levels, ", as encoder_in_channels)"));
     for (std::size_t i = 0; i < levels; ++i)
       if (c.decoder_in_channels[i] != c.encoder_hidden_dim)
         fail(concat("decoder_in_channels[", i, "]"),
@@ -199,7 +201,8 @@ class RTDetrConfigReader {
     if (c.num_feature_levels != static_cast<Index>(c.decoder_in_channels.size()))
       fail("num_feature_levels",
            concat("is ", c.num_feature_levels, " but decoder_in_channels has ",
-                  c.decoder_in_channels.size(), " entries: extra stride-2 levels are not supported"));
+                  c.decoder_in_channels.size(),
+                  " entries: extra stride-2 levels are not supported"));
   }
 
   std::vector<std::string> labels() const {
@@ -217,7 +220,8 @@ class RTDetrConfigReader {
       names.push_back(name);
     }
     if (names.empty()) fail("id2label", "is empty; a detector needs at least one class");
-    if (json_.has("num_labels") && json_.get<Index>("num_labels") != static_cast<Index>(names.size()))
+    if (json_.has("num_labels") &&
+        json_.get<Index>("num_labels") != static_cast<Index>(names.size()))
       fail("num_labels", concat("is ", json_.get<Index>("num_labels"), " but id2label lists ",
                                 names.size(), " classes"));
     return names;

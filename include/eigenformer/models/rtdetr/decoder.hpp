@@ -34,7 +34,8 @@ namespace eigenformer {
 
 // The decoder's part of RTDetrConfig: d_model, decoder_attention_heads, decoder_ffn_dim,
 // decoder_layers, decoder_n_points, num_feature_levels, num_labels (len(id2label)),
-// decoder_activation_function, layer_norm_eps. Defaults are RTDetrConfig's.
+// decoder_activation_function, layer_norm_eps. Defaults are RTDetrConfig's, with COCO's 80
+// labels (the released rtdetr_r50vd).
 struct RTDetrDecoderConfig {
   Index d_model = 256;
   Index num_heads = 8;
@@ -239,8 +240,9 @@ class RTDetrDecoder {
       hidden = layers_[i].forward(hidden, position, boxes, memory, query_batch, levels);
       // Inference needs no detach: the refined boxes feed the next layer as they are.
       Matrix<T> refined = box_heads_[i].forward(hidden);
-      refined = (refined + boxes.unaryExpr([](T x) { return inverse_sigmoid(x); }))
-                    .unaryExpr([](T x) { return sigmoid(x); });
+      refined = (refined + boxes.unaryExpr([](T x) {
+                  return inverse_sigmoid(x);
+                })).unaryExpr([](T x) { return sigmoid(x); });
       out.intermediate_logits.push_back(class_heads_[i].forward(hidden));
       out.intermediate_hidden_states.push_back(hidden);
       out.intermediate_reference_points.push_back(refined);

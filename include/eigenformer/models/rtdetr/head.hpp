@@ -25,10 +25,10 @@ namespace eigenformer {
 
 template <typename T>
 struct RTDetrHeadOutput {
-  FeatureLevels levels;             // the maps' spatial shapes (HF spatial_shapes)
-  Matrix<T> memory;                 // levels.total_tokens() x d_model (decoder's encoder_hidden_states)
+  FeatureLevels levels;  // the maps' spatial shapes (HF spatial_shapes)
+  Matrix<T> memory;      // levels.total_tokens() x d_model (decoder's encoder_hidden_states)
   RTDetrSelectedQueries<T> queries;  // encoder-stage outputs (enc_outputs_*, enc_topk_*, ...)
-  RTDetrDecoderOutput<T> decoder;   // per decoder layer (intermediate_*)
+  RTDetrDecoderOutput<T> decoder;    // per decoder layer (intermediate_*)
 
   const Matrix<T>& logits() const { return decoder.logits(); }
   const Matrix<T>& pred_boxes() const { return decoder.pred_boxes(); }
@@ -39,7 +39,8 @@ class RTDetrHead {
  public:
   RTDetrHead() = default;
   RTDetrHead(RTDetrConfig config, RTDetrQuerySelection<T> query_selection, RTDetrDecoder<T> decoder)
-      : config_(std::move(config)), query_selection_(std::move(query_selection)),
+      : config_(std::move(config)),
+        query_selection_(std::move(query_selection)),
         decoder_(std::move(decoder)) {}
 
   // A model directory as save_pretrained writes it: config.json and model.safetensors.
@@ -53,8 +54,9 @@ class RTDetrHead {
   // `weights` need not outlive it.
   static RTDetrHead load(const StateDict<T>& weights, const RTDetrConfig& config,
                          const std::string& prefix = "model.") {
-    return RTDetrHead(config, RTDetrQuerySelection<T>::load(weights, config, prefix),
-                      RTDetrDecoder<T>::load(weights, prefix + "decoder.", config.decoder_config()));
+    return RTDetrHead(
+        config, RTDetrQuerySelection<T>::load(weights, config, prefix),
+        RTDetrDecoder<T>::load(weights, prefix + "decoder.", config.decoder_config()));
   }
 
   const RTDetrConfig& config() const { return config_; }
@@ -82,13 +84,15 @@ class RTDetrHead {
   // The levels' tokens stacked in level order (HF's source_flatten).
   RTDetrHeadOutput<T> flatten(const std::vector<FeatureMap<T>>& maps) const {
     if (static_cast<Index>(maps.size()) != config_.num_feature_levels)
-      throw ShapeError(detail::concat("RT-DETR head: ", maps.size(), " feature maps given, expected ",
-                                      config_.num_feature_levels, " (num_feature_levels)"));
+      throw ShapeError(detail::concat("RT-DETR head: ", maps.size(),
+                                      " feature maps given, expected ", config_.num_feature_levels,
+                                      " (num_feature_levels)"));
     std::vector<SpatialShape> shapes;
     for (std::size_t level = 0; level < maps.size(); ++level) {
       const FeatureMap<T>& map = maps[level];
       if (map.channels() != config_.d_model)
-        throw ShapeError(detail::concat("RT-DETR head: feature map ", level, " has ", map.channels(),
+        throw ShapeError(detail::concat("RT-DETR head: feature map ", level, " has ",
+                                        map.channels(),
                                         " channels, expected d_model = ", config_.d_model));
       if (map.data.cols() != map.height * map.width)
         throw ShapeError(detail::concat("RT-DETR head: feature map ", level, " holds ",
@@ -107,8 +111,8 @@ class RTDetrHead {
   }
 
   RTDetrHeadOutput<T> decode(RTDetrHeadOutput<T> out) const {
-    out.decoder = decoder_.forward(out.queries.target, out.queries.reference_logits, out.memory,
-                                   out.levels);
+    out.decoder =
+        decoder_.forward(out.queries.target, out.queries.reference_logits, out.memory, out.levels);
     return out;
   }
 

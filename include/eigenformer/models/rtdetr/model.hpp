@@ -69,9 +69,14 @@ class RTDetrModel {
   // One image's pixel_values: 3 x (height * width). Height and width must be multiples of
   // the coarsest feature stride (32), as for HF.
   RTDetrDetections<T> forward(const FeatureMap<T>& pixel_values) const {
-    const auto encoded = encoder_.forward(backbone_.forward(pixel_values));
-    const RTDetrHeadOutput<T> out = head_.forward(encoded.decoder_inputs);
-    return {out.logits(), out.pred_boxes()};
+    return detections(head_.forward(decoder_inputs(pixel_values)));
+  }
+
+  // As above with the decoder's queries taken from `selected_tokens` instead of the top-k:
+  // replays a reference run's choice among tied encoder scores (see RTDetrQuerySelection).
+  RTDetrDetections<T> forward(const FeatureMap<T>& pixel_values,
+                              std::vector<Index> selected_tokens) const {
+    return detections(head_.forward(decoder_inputs(pixel_values), std::move(selected_tokens)));
   }
 
   // A batch of pixel_values, (N, 3, height, width).
@@ -86,6 +91,14 @@ class RTDetrModel {
   }
 
  private:
+  std::vector<FeatureMap<T>> decoder_inputs(const FeatureMap<T>& pixel_values) const {
+    return encoder_.forward(backbone_.forward(pixel_values)).decoder_inputs;
+  }
+
+  static RTDetrDetections<T> detections(const RTDetrHeadOutput<T>& out) {
+    return {out.logits(), out.pred_boxes()};
+  }
+
   RTDetrConfig config_;
   RTDetrResNetBackbone<T> backbone_;
   RTDetrHybridEncoder<T> encoder_;

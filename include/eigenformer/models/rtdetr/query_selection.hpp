@@ -84,8 +84,8 @@ inline std::vector<SpatialShape> rtdetr_anchor_shapes(const std::array<Index, 2>
 template <typename T>
 std::vector<Index> top_k_indices(const Eigen::Ref<const Vector<T>>& scores, Index k) {
   if (k < 0 || k > scores.size())
-    throw ShapeError(detail::concat("top-k: k = ", k, " but there are only ", scores.size(),
-                                    " candidates"));
+    throw ShapeError(
+        detail::concat("top-k: k = ", k, " but there are only ", scores.size(), " candidates"));
   std::vector<Index> order(static_cast<std::size_t>(scores.size()));
   std::iota(order.begin(), order.end(), Index{0});
   auto ranks_before = [&](Index a, Index b) {
@@ -118,13 +118,16 @@ class RTDetrQuerySelection {
   RTDetrQuerySelection() = default;
   // `anchor_shapes`: the level shapes of a fixed anchor_image_size, if any; `learned_target`:
   // the learned initial queries (learn_initial_query), if any.
-  RTDetrQuerySelection(Linear<T> output_projection, LayerNorm<T> output_norm,
-                       Linear<T> score_head, Mlp<T> box_head, Index num_queries,
+  RTDetrQuerySelection(Linear<T> output_projection, LayerNorm<T> output_norm, Linear<T> score_head,
+                       Mlp<T> box_head, Index num_queries,
                        std::optional<std::vector<SpatialShape>> anchor_shapes = std::nullopt,
                        std::optional<Embedding<T>> learned_target = std::nullopt)
-      : output_projection_(std::move(output_projection)), output_norm_(std::move(output_norm)),
-        score_head_(std::move(score_head)), box_head_(std::move(box_head)),
-        num_queries_(num_queries), anchor_shapes_(std::move(anchor_shapes)),
+      : output_projection_(std::move(output_projection)),
+        output_norm_(std::move(output_norm)),
+        score_head_(std::move(score_head)),
+        box_head_(std::move(box_head)),
+        num_queries_(num_queries),
+        anchor_shapes_(std::move(anchor_shapes)),
         learned_target_(std::move(learned_target)) {
     const Index d = output_projection_.out_features();
     if (output_norm_.features() != d || score_head_.in_features() != d ||
@@ -134,7 +137,8 @@ class RTDetrQuerySelection {
                                       " features, enc_score_head takes ", score_head_.in_features(),
                                       ", enc_bbox_head maps ", box_head_.in_features(), " -> ",
                                       box_head_.out_features(), " (expected d -> 4)"));
-    if (learned_target_ && (learned_target_->count() != num_queries_ || learned_target_->dim() != d))
+    if (learned_target_ &&
+        (learned_target_->count() != num_queries_ || learned_target_->dim() != d))
       throw ShapeError(detail::concat("RT-DETR query selection: learned queries are ",
                                       learned_target_->count(), " x ", learned_target_->dim(),
                                       ", expected ", num_queries_, " x ", d));
@@ -150,11 +154,12 @@ class RTDetrQuerySelection {
       anchor_shapes = rtdetr_anchor_shapes(*config.anchor_image_size, config.feat_strides);
     std::optional<Embedding<T>> learned_target;
     if (config.learn_initial_query)
-      learned_target = Embedding<T>::load(weights, prefix + "weight_embedding.weight",
-                                          config.num_queries, d);
+      learned_target =
+          Embedding<T>::load(weights, prefix + "weight_embedding.weight", config.num_queries, d);
     return RTDetrQuerySelection(
         Linear<T>::load(weights, prefix + "enc_output.0.", d, d),
-        LayerNorm<T>::load(weights, prefix + "enc_output.1.", d, static_cast<T>(config.layer_norm_eps)),
+        LayerNorm<T>::load(weights, prefix + "enc_output.1.", d,
+                           static_cast<T>(config.layer_norm_eps)),
         Linear<T>::load(weights, prefix + "enc_score_head.", d, config.num_labels()),
         Mlp<T>::load(weights, prefix + "enc_bbox_head.", {d, d, d, 4}), config.num_queries,
         std::move(anchor_shapes), std::move(learned_target));
@@ -180,9 +185,9 @@ class RTDetrQuerySelection {
   RTDetrSelectedQueries<T> forward(const MatrixView<T>& memory, const FeatureLevels& levels,
                                    std::vector<Index> selected_tokens) const {
     if (static_cast<Index>(selected_tokens.size()) != num_queries_)
-      throw InvalidArgument(detail::concat("RT-DETR query selection: ", selected_tokens.size(),
-                                           " selected tokens given, expected num_queries = ",
-                                           num_queries_));
+      throw InvalidArgument(
+          detail::concat("RT-DETR query selection: ", selected_tokens.size(),
+                         " selected tokens given, expected num_queries = ", num_queries_));
     for (Index token : selected_tokens)
       if (token < 0 || token >= levels.total_tokens())
         throw InvalidArgument(detail::concat("RT-DETR query selection: selected token ", token,
@@ -226,7 +231,8 @@ class RTDetrQuerySelection {
                                       " tokens (the spatial shapes' total) x ", d_model()));
     if (num_queries_ > memory.rows())
       throw ShapeError(detail::concat("RT-DETR query selection: num_queries ", num_queries_,
-                                      " exceeds the ", memory.rows(), " tokens of the feature maps"));
+                                      " exceeds the ", memory.rows(),
+                                      " tokens of the feature maps"));
   }
 
   // With a fixed anchor_image_size HF uses the anchors precomputed for it; they fit (and then

@@ -1,0 +1,53 @@
+#pragma once
+// Reading images (JPEG, PNG, BMP, GIF, TGA, ... anything stb_image decodes) as 8-bit RGB,
+// and writing PNG. Needs stb (CMake target eigenformer::image; Debian's libstb-dev provides
+// the compiled implementations, so this header only declares).
+//
+// Unlike HF's load_image (PIL), EXIF orientation is not applied, and JPEG decoders differ in
+// their IDCT and chroma upsampling, so decoded JPEG pixels can differ from PIL's by a few
+// levels; PNG decoding is exact.
+
+#include <eigenformer/core/error.hpp>
+#include <eigenformer/vision/image.hpp>
+
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+
+namespace eigenformer {
+
+inline Image load_image(const std::string& path) {
+  int width = 0, height = 0, channels_in_file = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
+      stbi_load(path.c_str(), &width, &height, &channels_in_file, static_cast<int>(Image::kChannels)),
+      stbi_image_free);
+  if (!decoded) {
+    const char* reason = stbi_failure_reason();
+    throw FormatError(detail::concat(path, ": cannot read image: ",
+                                     reason ? reason : "unknown error",
+                                     " (readable formats: JPEG, PNG, BMP, GIF, TGA, PSD, PNM, HDR)"));
+  }
+  Image image(width, height);
+  std::memcpy(image.pixels.data(), decoded.get(), image.pixels.size());
+  return image;
+}
+
+inline void write_png(const std::string& path, const Image& image) {
+  if (image.empty() || image.width > std::numeric_limits<int>::max() / Image::kChannels ||
+      image.height > std::numeric_limits<int>::max() ||
+      image.pixels.size() != static_cast<std::size_t>(image.width * image.height * Image::kChannels))
+    throw InvalidArgument(detail::concat(path, ": cannot write a ", image.width, " x ",
+                                         image.height, " image holding ", image.pixels.size(),
+                                         " bytes as PNG"));
+  const int stride = static_cast<int>(image.width * Image::kChannels);
+  if (!stbi_write_png(path.c_str(), static_cast<int>(image.width), static_cast<int>(image.height),
+                      static_cast<int>(Image::kChannels), image.pixels.data(), stride))
+    throw Error(detail::concat(path, ": cannot write PNG file: ", std::strerror(errno)));
+}
+
+}  // namespace eigenformer
