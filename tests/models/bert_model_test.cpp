@@ -1,3 +1,4 @@
+#include <eigenformer/core/threading.hpp>
 #include <eigenformer/models/bert/model.hpp>
 #include <eigenformer/models/bert/pooling.hpp>
 
@@ -78,6 +79,18 @@ TYPED_TEST(BertModelTest, PackedSequencesMatchPaddedBatch) {
                           expected.middleRows(b * ids.cols(), lengths[b]), 1e-5));
   EXPECT_TRUE(all_close(packed.pooler_output, this->io.at("pooler_output").matrix(), 1e-5));
   (void)sizeof(T);
+}
+
+// The threaded paths (column-split projections, parallel heads and rows) against one thread.
+TYPED_TEST(BertModelTest, ThreadedForwardMatchesSingleThread) {
+  set_num_threads(1);
+  const auto serial = this->run(true);
+  set_num_threads(2);
+  const auto threaded = this->run(true);
+  set_num_threads(0);
+  for (std::size_t i = 0; i < serial.hidden_states.size(); ++i)
+    EXPECT_TRUE(all_close(threaded.hidden_states[i], serial.hidden_states[i], 1e-6)) << "hidden_states." << i;
+  EXPECT_TRUE(all_close(threaded.pooler_output, serial.pooler_output, 1e-6));
 }
 
 TYPED_TEST(BertModelTest, BadInputsAreClearErrors) {

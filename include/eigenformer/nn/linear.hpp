@@ -7,10 +7,41 @@
 #include <eigenformer/core/tensor.hpp>
 #include <eigenformer/core/types.hpp>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include <algorithm>
 #include <string>
 #include <vector>
 
 namespace eigenformer {
+
+// out = x W^T. With several OpenMP threads available (and not already inside a parallel
+// region), the output columns are split between the threads, each running Eigen's
+// single-threaded GEMM on its slice of W: this scales with the cores far better than
+// Eigen's own GEMM threading, which splits the packed panels of a single product.
+template <typename T, typename Weight>
+void multiply_transposed(const MatrixView<T>& x, const Weight& w, MutableMatrixView<T> out) {
+#ifdef _OPENMP
+  const Index outputs = w.rows();
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  constexpr Index kMinWorkPerThread = Index{1} << 18;  // multiply-adds; below, threads cost more
+  if (threads > 1 && x.rows() * outputs * w.cols() >= threads * kMinWorkPerThread) {
+#pragma omp parallel num_threads(threads)
+    {
+      const Index n = omp_get_num_threads(), t = omp_get_thread_num();
+      const Index chunk = ((outputs + n - 1) / n + 15) / 16 * 16;  // whole SIMD packets
+      const Index begin = std::min(t * chunk, outputs);
+      const Index count = std::min(chunk, outputs - begin);
+      if (count > 0)
+        out.middleCols(begin, count).noalias() = x * w.middleRows(begin, count).transpose();
+    }
+    return;
+  }
+#endif
+  out.noalias() = x * w.transpose();
+}
 
 template <typename T>
 class Linear {
@@ -44,9 +75,17 @@ class Linear {
 
   // Writes into `out` (rows x out_features) without allocating.
   void forward(const MatrixView<T>& x, MutableMatrixView<T> out) const {
-    check_input(x);
-    out.noalias() = x * weight().transpose();
+    project(x, out);
     if (has_bias()) out.rowwise() += bias().transpose();
+  }
+
+  // out = x W^T without the bias, for callers that fuse the bias into a later pass.
+  void project(const MatrixView<T>& x, MutableMatrixView<T> out) const {
+    check_input(x);
+    if (out.rows() != x.rows() || out.cols() != out_features())
+      throw ShapeError(detail::concat("Linear: output is ", out.rows(), " x ", out.cols(),
+                                      ", expected ", x.rows(), " x ", out_features()));
+    multiply_transposed<T>(x, weight(), out);
   }
 
   Matrix<T> forward(const MatrixView<T>& x) const {

@@ -70,7 +70,7 @@ class BertLayer {
                     batch, mask, ws.context);
     project_add_normalize(attention_output_, ws.context, attention_norm_, hidden, ws);
     ws.intermediate.resize(hidden.rows(), intermediate_.out_features());
-    ws.intermediate.noalias() = hidden * intermediate_.weight().transpose();
+    intermediate_.project(hidden, ws.intermediate);
     add_bias_and_activate(ws.intermediate, intermediate_.bias(), activation_);
     project_add_normalize(output_, ws.intermediate, output_norm_, hidden, ws);
   }
@@ -81,7 +81,7 @@ class BertLayer {
                                     const LayerNorm<T>& norm, Matrix<T>& hidden,
                                     BertWorkspace<T>& ws) {
     ws.projected.resize(hidden.rows(), hidden.cols());
-    ws.projected.noalias() = input * projection.weight().transpose();
+    projection.project(input, ws.projected);
     norm.apply_residual(ws.projected, projection.bias(), hidden);
   }
 
