@@ -1,0 +1,49 @@
+#pragma once
+// Everything in eigenformer that needs only Eigen and nlohmann_json: the building blocks,
+// the file formats, the BERT model and the RT-DETR detector. The tokenizer (utf8proc) is in
+// <eigenformer/text.hpp>, image files (stb) in <eigenformer/vision.hpp>.
+
+#include <eigenformer/core/error.hpp>
+#include <eigenformer/core/sequence_batch.hpp>
+#include <eigenformer/core/state_dict.hpp>
+#include <eigenformer/core/tensor.hpp>
+#include <eigenformer/core/threading.hpp>
+#include <eigenformer/core/types.hpp>
+
+#include <eigenformer/io/dtype.hpp>
+#include <eigenformer/io/json_config.hpp>
+#include <eigenformer/io/safetensors.hpp>
+
+#include <eigenformer/nn/activations.hpp>
+#include <eigenformer/nn/embedding.hpp>
+#include <eigenformer/nn/layer_norm.hpp>
+#include <eigenformer/nn/linear.hpp>
+#include <eigenformer/nn/mlp.hpp>
+#include <eigenformer/nn/positional_encoding.hpp>
+#include <eigenformer/nn/softmax.hpp>
+
+#include <eigenformer/attention/attend_heads.hpp>
+#include <eigenformer/attention/attention_mask.hpp>
+#include <eigenformer/attention/blocked_attention.hpp>
+#include <eigenformer/attention/materialized_attention.hpp>
+#include <eigenformer/attention/multi_head_attention.hpp>
+#include <eigenformer/attention/multi_scale_deformable_attention.hpp>
+#include <eigenformer/attention/scaled_dot_product_attention.hpp>
+
+#include <eigenformer/transformer/decoder_layer.hpp>
+#include <eigenformer/transformer/encoder_layer.hpp>
+#include <eigenformer/transformer/feed_forward.hpp>
+
+#include <eigenformer/models/bert/config.hpp>
+#include <eigenformer/models/bert/model.hpp>
+#include <eigenformer/models/bert/pooling.hpp>
+
+#include <eigenformer/vision/concat.hpp>
+#include <eigenformer/vision/conv2d.hpp>
+#include <eigenformer/vision/conv_norm.hpp>
+#include <eigenformer/vision/feature_map.hpp>
+#include <eigenformer/vision/pooling.hpp>
+#include <eigenformer/vision/resize.hpp>
+
+#include <eigenformer/models/rtdetr/model.hpp>
+#include <eigenformer/models/rtdetr/post_process.hpp>
