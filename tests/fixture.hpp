@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <map>
+#include <random>
 #include <string>
 
 namespace eigenformer::testing {
@@ -20,6 +23,16 @@ const StateDict<T>& fixture(const std::string& relative) {
   if (found == cache.end())
     found = cache.emplace(relative, load_state_dict<T>(data_path(relative))).first;
   return found->second;
+}
+
+// rows x cols entries ~ N(0, scale^2), reproducible from `seed`.
+template <typename T>
+Matrix<T> random_matrix(Index rows, Index cols, unsigned seed, double scale = 1.0) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> normal(0.0, scale);
+  Matrix<T> m(rows, cols);
+  for (Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<T>(normal(rng));
+  return m;
 }
 
 // Largest absolute difference, with a message naming where it occurs.

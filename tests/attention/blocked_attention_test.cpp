@@ -12,15 +12,7 @@ namespace eigenformer {
 namespace {
 
 using testing::all_close;
-
-template <typename T>
-Matrix<T> random_matrix(Index rows, Index cols, unsigned seed, double scale = 1.0) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> normal(0.0, scale);
-  Matrix<T> m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<T>(normal(rng));
-  return m;
-}
+using testing::random_matrix;
 
 template <typename T>
 class BlockedAttentionTest : public ::testing::Test {

@@ -10,6 +10,7 @@ namespace eigenformer {
 namespace {
 
 using testing::all_close;
+using testing::random_matrix;
 using testing::fixture;
 
 template <typename T>
@@ -83,15 +84,6 @@ TYPED_TEST(SdpaTest, MatchesPyTorchExplicitScale) {
 TYPED_TEST(SdpaTest, StableForLogitsInTheHundreds) {
   using T = TypeParam;
   check_case<T>("sdpa_long", [](Index, Index) { return AttentionMask<T>(); }, std::nullopt, 1e-5);
-}
-
-template <typename T>
-Matrix<T> random_matrix(Index rows, Index cols, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> normal;
-  Matrix<T> m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<T>(normal(rng));
-  return m;
 }
 
 TYPED_TEST(SdpaTest, PermutingKeysAndValuesTogetherLeavesOutputUnchanged) {
