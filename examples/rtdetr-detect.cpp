@@ -82,8 +82,9 @@ nlohmann::ordered_json detections_json(const std::vector<Detection<float>>& dete
     list.push_back({{"label", d.label},
                     {"label_id", d.label_id},
                     {"score", rounded(d.score, 4)},
-                    {"box", {rounded(d.box[0], 6), rounded(d.box[1], 6), rounded(d.box[2], 6),
-                             rounded(d.box[3], 6)}}});
+                    {"box",
+                     {rounded(d.box[0], 6), rounded(d.box[1], 6), rounded(d.box[2], 6),
+                      rounded(d.box[3], 6)}}});
   return list;
 }
 
@@ -113,19 +114,21 @@ void fill_rect(Image& image, Index x0, Index y0, Index x1, Index y1, Colour colo
 
 // stb_easy_font renders text as axis-aligned quads (4 vertices of 16 bytes: x, y, z floats
 // and an RGBA colour), about 6 x 7 pixels a character, drawn here `scale` times larger.
-void draw_text(Image& image, Index x, Index y, const std::string& text, Colour colour, Index scale) {
+void draw_text(Image& image, Index x, Index y, const std::string& text, Colour colour,
+               Index scale) {
   std::vector<char> buffer(text.size() * 300 + 64);
   std::string copy = text;  // the font covers printable ASCII only
   for (char& c : copy)
     if (c < 32 || c > 126) c = '?';
   unsigned char rgba[4] = {colour.r, colour.g, colour.b, 255};
-  const int quads = stb_easy_font_print(0, 0, copy.data(), rgba, buffer.data(),
-                                        static_cast<int>(buffer.size()));
+  const int quads =
+      stb_easy_font_print(0, 0, copy.data(), rgba, buffer.data(), static_cast<int>(buffer.size()));
   for (int q = 0; q < quads; ++q) {
     const auto* v = reinterpret_cast<const float*>(buffer.data() + q * 64);  // 4 vertices
     const float left = v[0], top = v[1], right = v[8], bottom = v[9];
     fill_rect(image, x + static_cast<Index>(left * scale), y + static_cast<Index>(top * scale),
-              x + static_cast<Index>(right * scale), y + static_cast<Index>(bottom * scale), colour);
+              x + static_cast<Index>(right * scale), y + static_cast<Index>(bottom * scale),
+              colour);
   }
 }
 
@@ -143,17 +146,21 @@ void draw_detections(Image& image, const std::vector<Detection<float>>& detectio
     char score[16];
     std::snprintf(score, sizeof score, " %.2f", static_cast<double>(d.score));
     const std::string caption = d.label + score;
+    // Above the box's top-left corner, moved inside the image when that is off its edge.
     const Index caption_height = 10 * scale, caption_y = std::max<Index>(y0 - caption_height, 0);
     const Index caption_width = static_cast<Index>(caption.size()) * 6 * scale + 2 * scale;
-    fill_rect(image, x0, caption_y, x0 + caption_width, caption_y + caption_height, colour);
-    draw_text(image, x0 + scale, caption_y + scale, caption, Colour{0, 0, 0}, scale);
+    const Index caption_x = std::max<Index>(std::min(x0, image.width - caption_width), 0);
+    fill_rect(image, caption_x, caption_y, caption_x + caption_width, caption_y + caption_height,
+              colour);
+    draw_text(image, caption_x + scale, caption_y + scale, caption, Colour{0, 0, 0}, scale);
   }
 }
 
 std::string numbered_path(const std::string& path, std::size_t index, std::size_t count) {
   if (count == 1) return path;
   const std::filesystem::path p(path);
-  return (p.parent_path() / (p.stem().string() + "-" + std::to_string(index) + p.extension().string()))
+  return (p.parent_path() /
+          (p.stem().string() + "-" + std::to_string(index) + p.extension().string()))
       .string();
 }
 
@@ -186,8 +193,7 @@ Options parse_options(int argc, char** argv) {
   options.images = args.positional();
   if (options.input_tensor && !options.images.empty())
     throw cli::UsageError("give either IMAGE arguments or --input-tensor, not both");
-  if (!options.input_tensor && options.images.empty())
-    throw cli::UsageError("no IMAGE given");
+  if (!options.input_tensor && options.images.empty()) throw cli::UsageError("no IMAGE given");
   if (options.input_tensor && options.out)
     throw cli::UsageError("--out draws on IMAGE inputs; it cannot be used with --input-tensor");
   return options;

@@ -2,9 +2,9 @@
 // reference sentence embeddings.
 #include <nlohmann/json.hpp>
 
+#include "command.hpp"
 #include "fixture.hpp"
 
-#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -13,32 +13,18 @@ namespace {
 
 using testing::data_path;
 
-struct CommandResult {
-  int exit_code;
-  std::string out;
-};
+using testing::lines_of;
+using testing::shell_quoted;
 
-CommandResult run_command(const std::string& arguments, const std::string& input = "") {
-  std::string command = std::string(EIGENFORMER_TEXT_ENCODER) + " " + arguments + " 2>/dev/null";
+// text-encoder with `arguments`, standard input from `input` when given.
+testing::CommandResult run_command(const std::string& arguments, const std::string& input = "") {
+  std::string command = std::string(EIGENFORMER_TEXT_ENCODER) + " " + arguments;
   if (!input.empty()) {
     const std::string input_file = ::testing::TempDir() + "text_encoder_input.txt";
     std::ofstream(input_file) << input;
     command += " < " + input_file;
   }
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {-1, ""};
-  std::string out;
-  char buffer[4096];
-  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  const int status = pclose(pipe);
-  return {WEXITSTATUS(status), out};
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
+  return testing::run_command(command);
 }
 
 std::vector<std::string> fixture_sentences() {
@@ -46,17 +32,11 @@ std::vector<std::string> fixture_sentences() {
   return nlohmann::json::parse(in).at("sentences").get<std::vector<std::string>>();
 }
 
-std::string quoted(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 // Rows 1 and 2 of the fixture have token type 0 everywhere, as text-encoder encodes them.
 TEST(TextEncoderCli, MeanPooledNormalizedEmbeddingsMatchReference) {
   const auto sentences = fixture_sentences();
   const auto result = run_command("--model " + data_path("bert") + " --pooling mean --normalize " +
-                                  quoted(sentences[1]) + " " + quoted(sentences[2]));
+                                  shell_quoted(sentences[1]) + " " + shell_quoted(sentences[2]));
   ASSERT_EQ(result.exit_code, 0);
   const auto lines = lines_of(result.out);
   ASSERT_EQ(lines.size(), 2u) << result.out;

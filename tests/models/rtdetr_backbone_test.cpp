@@ -43,8 +43,8 @@ TEST(RTDetrResNetConfigTest, ReadsTheFixtureBackboneConfig) {
 
 TEST(RTDetrResNetConfigTest, DefaultsAreHFResNet50vd) {
   // PekingU/rtdetr_r50vd's backbone_config lists only these.
-  const auto c = parse({{"model_type", "rt_detr_resnet"},
-                        {"out_features", {"stage2", "stage3", "stage4"}}});
+  const auto c =
+      parse({{"model_type", "rt_detr_resnet"}, {"out_features", {"stage2", "stage3", "stage4"}}});
   EXPECT_EQ(c.embedding_size, 64);
   EXPECT_EQ(c.hidden_sizes, (std::vector<Index>{256, 512, 1024, 2048}));
   EXPECT_EQ(c.depths, (std::vector<Index>{3, 4, 6, 3}));
@@ -64,13 +64,18 @@ TEST(RTDetrResNetConfigTest, RejectsInconsistentFields) {
   EXPECT_TRUE(rejects([](auto& j) { j["depths"] = {1, 1}; }, {"depths", "hidden_sizes"}));
   EXPECT_TRUE(rejects([](auto& j) { j["hidden_act"] = "mish"; }, {"hidden_act", "mish"}));
   EXPECT_TRUE(rejects([](auto& j) { j["out_indices"] = {2, 5}; }, {"out_indices[1]", "5"}));
-  EXPECT_TRUE(rejects([](auto& j) { j["out_features"] = {"stage2", "stage9"}; },
-                      {"out_features[1]", "stage9"}));
+  EXPECT_TRUE(rejects(
+      [](auto& j) {
+        j["out_features"] = {"stage2", "stage9"};
+      },
+      {"out_features[1]", "stage9"}));
   EXPECT_TRUE(rejects([](auto& j) { j["out_indices"] = {1, 3, 4}; }, {"out_features"}));
-  EXPECT_TRUE(rejects([](auto& j) {
-    j.erase("out_features");
-    j["out_indices"] = {3, 2};
-  }, {"increasing"}));
+  EXPECT_TRUE(rejects(
+      [](auto& j) {
+        j.erase("out_features");
+        j["out_indices"] = {3, 2};
+      },
+      {"increasing"}));
   EXPECT_TRUE(rejects([](auto& j) { j["hidden_sizes"] = {32, 0, 128, 256}; }, {"hidden_sizes[1]"}));
   EXPECT_TRUE(rejects([](auto& j) { j["model_type"] = "resnet"; }, {"model_type"}));
 }
@@ -84,8 +89,7 @@ TYPED_TEST(RTDetrBackboneTest, MatchesHFFeatureMaps) {
   using T = TypeParam;
   const auto& weights = testing::fixture<T>("rtdetr/model.safetensors");
   const auto& io = testing::fixture<T>("rtdetr/io.safetensors");
-  const auto backbone =
-      RTDetrResNetBackbone<T>::load(weights, parse(fixture_backbone_json()));
+  const auto backbone = RTDetrResNetBackbone<T>::load(weights, parse(fixture_backbone_json()));
   for (Index n = 0; n < 2; ++n) {
     const auto features = backbone.forward(FeatureMap<T>::from_nchw(io.at("pixel_values"), n));
     ASSERT_EQ(features.size(), 3u);
@@ -95,7 +99,8 @@ TYPED_TEST(RTDetrBackboneTest, MatchesHFFeatureMaps) {
       const auto& actual = features[static_cast<std::size_t>(level)];
       ASSERT_EQ(actual.height, expected.height);
       ASSERT_EQ(actual.width, expected.width);
-      EXPECT_TRUE(all_close(actual.data, expected.data, 1e-4)) << "image " << n << " level " << level;
+      EXPECT_TRUE(all_close(actual.data, expected.data, 1e-4))
+          << "image " << n << " level " << level;
     }
   }
 }
@@ -167,7 +172,8 @@ class BottleneckReference {
       in = out;
     }
     std::vector<FeatureMap<double>> out;
-    for (Index index : config_.out_indices) out.push_back(hidden_states[static_cast<std::size_t>(index)]);
+    for (Index index : config_.out_indices)
+      out.push_back(hidden_states[static_cast<std::size_t>(index)]);
     return out;
   }
 

@@ -77,12 +77,13 @@ TYPED_TEST(RTDetrHybridEncoderTest, EveryStageMatchesHF) {
     ASSERT_EQ(output.decoder_inputs.size(), 3u);
     for (Index level = 0; level < 3; ++level) {
       const auto i = static_cast<std::size_t>(level);
-      EXPECT_TRUE(all_close(output.encoder_last_hidden_state[i].data,
-                            hook_map<T>(detail::concat("out.encoder_last_hidden_state.", level), n).data,
-                            1e-4));
-      EXPECT_TRUE(all_close(output.decoder_inputs[i].data,
-                            hook_map<T>(detail::concat("hook.model.decoder_input_proj.", level, ".out"), n).data,
-                            1e-4));
+      EXPECT_TRUE(all_close(
+          output.encoder_last_hidden_state[i].data,
+          hook_map<T>(detail::concat("out.encoder_last_hidden_state.", level), n).data, 1e-4));
+      EXPECT_TRUE(all_close(
+          output.decoder_inputs[i].data,
+          hook_map<T>(detail::concat("hook.model.decoder_input_proj.", level, ".out"), n).data,
+          1e-4));
     }
   }
 }
@@ -96,9 +97,9 @@ TYPED_TEST(RTDetrHybridEncoderTest, FusionFromHFInputsMatchesHF) {
                                     this->expected("encoder.aifi.0", n)};
     const auto encoded = this->encoder.fuse(maps);
     for (Index level = 0; level < 3; ++level)
-      EXPECT_TRUE(all_close(encoded[static_cast<std::size_t>(level)].data,
-                            hook_map<T>(detail::concat("out.encoder_last_hidden_state.", level), n).data,
-                            1e-5))
+      EXPECT_TRUE(all_close(
+          encoded[static_cast<std::size_t>(level)].data,
+          hook_map<T>(detail::concat("out.encoder_last_hidden_state.", level), n).data, 1e-5))
           << "level " << level << ", image " << n;
   }
 }
@@ -182,7 +183,9 @@ class CspReference {
 };
 
 TEST(RTDetrCSPRepLayerTest, MatchesHFStructureWithAndWithoutConv3) {
-  struct Case { Index in, hidden, out; };
+  struct Case {
+    Index in, hidden, out;
+  };
   for (const Case& c : {Case{8, 2, 4}, Case{8, 4, 4}}) {
     const CspReference reference(c.in, c.hidden, c.out, 29);
     const auto layer = RTDetrCSPRepLayer<double>::load(reference.weights(), "", c.in, c.hidden,
@@ -194,7 +197,8 @@ TEST(RTDetrCSPRepLayerTest, MatchesHFStructureWithAndWithoutConv3) {
     const FeatureMap<double> input(values, 5, 7);
     const FeatureMap<double> actual = layer.forward(input);
     ASSERT_EQ(actual.channels(), c.out);
-    EXPECT_TRUE(all_close(actual.data, reference.forward(input).data, 1e-10)) << "hidden " << c.hidden;
+    EXPECT_TRUE(all_close(actual.data, reference.forward(input).data, 1e-10))
+        << "hidden " << c.hidden;
   }
 }
 

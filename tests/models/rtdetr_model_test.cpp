@@ -36,7 +36,8 @@ TYPED_TEST(RTDetrModelTest, MatchesHFFromPixelValues) {
     const auto image = FeatureMap<T>::from_nchw(this->io.at("pixel_values"), n);
     const auto out = model.forward(image, reference_selection(this->io, n));
     EXPECT_TRUE(all_close(out.logits, image_rows(this->io, "out.logits", 30, 12, n), 1e-4)) << n;
-    EXPECT_TRUE(all_close(out.pred_boxes, image_rows(this->io, "out.pred_boxes", 30, 4, n), 1e-4)) << n;
+    EXPECT_TRUE(all_close(out.pred_boxes, image_rows(this->io, "out.pred_boxes", 30, 4, n), 1e-4))
+        << n;
   }
 }
 
@@ -73,8 +74,8 @@ TEST(RTDetrModelFiles, MissingOrCorruptFilesAreNamed) {
   const TempDir dir;
   EXPECT_TRUE(throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.file("nowhere")); },
                                        {"nowhere", "not a model directory"}));
-  EXPECT_TRUE(throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.path()); },
-                                       {"config.json"}));
+  EXPECT_TRUE(
+      throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.path()); }, {"config.json"}));
   std::filesystem::copy_file(data_path("rtdetr/config.json"), dir.file("config.json"));
   EXPECT_TRUE(throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.path()); },
                                        {"model.safetensors", "cannot open"}));
@@ -82,10 +83,12 @@ TEST(RTDetrModelFiles, MissingOrCorruptFilesAreNamed) {
   EXPECT_TRUE(throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.path()); },
                                        {"model.safetensors"}));
   // A valid file without the backbone's tensors: the first missing one is named.
-  std::filesystem::copy_file(data_path("attention/cases.safetensors"), dir.file("model.safetensors"),
+  std::filesystem::copy_file(data_path("attention/cases.safetensors"),
+                             dir.file("model.safetensors"),
                              std::filesystem::copy_options::overwrite_existing);
-  EXPECT_TRUE(throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.path()); },
-                                       {"model.backbone.model.embedder.embedder.0.convolution.weight"}));
+  EXPECT_TRUE(
+      throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.path()); },
+                               {"model.backbone.model.embedder.embedder.0.convolution.weight"}));
 }
 
 }  // namespace

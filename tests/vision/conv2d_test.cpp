@@ -30,7 +30,8 @@ template <typename T>
 FeatureMap<T> direct_convolution(const Conv2d<T>& conv, const FeatureMap<T>& in) {
   const Index kh = conv.kernel_height(), kw = conv.kernel_width();
   const Index s = conv.stride(), p = conv.padding();
-  FeatureMap<T> out(conv.out_channels(), conv.output_height(in.height), conv.output_width(in.width));
+  FeatureMap<T> out(conv.out_channels(), conv.output_height(in.height),
+                    conv.output_width(in.width));
   const T* w = conv.weight_tensor().data();
   for (Index o = 0; o < out.channels(); ++o)
     for (Index y = 0; y < out.height; ++y)
@@ -88,16 +89,20 @@ TYPED_TEST(Conv2dTest, MatchesDirectEvaluationAcrossGeometries) {
   using T = TypeParam;
   const double tolerance = std::is_same_v<T, float> ? 1e-4 : 1e-12;
   std::mt19937 rng(7);
-  struct Case { Index in, out, kh, kw, stride, padding, height, width; bool bias; };
+  struct Case {
+    Index in, out, kh, kw, stride, padding, height, width;
+    bool bias;
+  };
   const Case cases[] = {
-      {3, 4, 3, 3, 1, 1, 7, 9, true},   {3, 5, 3, 3, 2, 1, 8, 11, false},
-      {2, 3, 1, 1, 1, 0, 5, 6, true},   {2, 3, 1, 1, 2, 0, 5, 7, false},
-      {4, 2, 5, 3, 3, 2, 9, 10, true},  {1, 1, 3, 3, 1, 0, 3, 3, false},
-      {2, 2, 3, 3, 2, 1, 1, 1, true},   {128, 4, 3, 3, 1, 1, 40, 40, true},  // several bands
+      {3, 4, 3, 3, 1, 1, 7, 9, true},  {3, 5, 3, 3, 2, 1, 8, 11, false},
+      {2, 3, 1, 1, 1, 0, 5, 6, true},  {2, 3, 1, 1, 2, 0, 5, 7, false},
+      {4, 2, 5, 3, 3, 2, 9, 10, true}, {1, 1, 3, 3, 1, 0, 3, 3, false},
+      {2, 2, 3, 3, 2, 1, 1, 1, true},  {128, 4, 3, 3, 1, 1, 40, 40, true},  // several bands
   };
   for (const Case& c : cases) {
     const Conv2d<T> conv(random_tensor<T>({c.out, c.in, c.kh, c.kw}, rng),
-                         c.bias ? random_tensor<T>({c.out}, rng) : Tensor<T>(), c.stride, c.padding);
+                         c.bias ? random_tensor<T>({c.out}, rng) : Tensor<T>(), c.stride,
+                         c.padding);
     const FeatureMap<T> input = random_map<T>(c.in, c.height, c.width, rng);
     const FeatureMap<T> actual = conv.forward(input);
     const FeatureMap<T> expected = direct_convolution(conv, input);
@@ -156,7 +161,8 @@ TYPED_TEST(Conv2dTest, MatchesPyTorchStrideTwoConvNormLayer) {
                                    Activation::SiLU);
   for (Index n = 0; n < 2; ++n) {
     const auto input = FeatureMap<T>::from_nchw(io.at("out.encoder_last_hidden_state.0"), n);
-    const auto expected = FeatureMap<T>::from_nchw(io.at("hook.model.encoder.downsample_convs.0.out"), n);
+    const auto expected =
+        FeatureMap<T>::from_nchw(io.at("hook.model.encoder.downsample_convs.0.out"), n);
     const auto actual = conv.forward(input);
     ASSERT_EQ(actual.height, expected.height);
     ASSERT_EQ(actual.width, expected.width);

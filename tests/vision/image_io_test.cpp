@@ -29,7 +29,8 @@ TEST(ImageIo, UnreadableFilesNameThePathAndTheReason) {
   EXPECT_TRUE(throws_with<FormatError>([&] { load_image(dir.file("missing.png")); },
                                        {"missing.png", "cannot read image"}));
   const std::string text = dir.write("notes.jpg", "this is not a JPEG");
-  EXPECT_TRUE(throws_with<FormatError>([&] { load_image(text); }, {"notes.jpg", "cannot read image"}));
+  EXPECT_TRUE(
+      throws_with<FormatError>([&] { load_image(text); }, {"notes.jpg", "cannot read image"}));
   const std::string empty = dir.write("empty.png", "");
   EXPECT_TRUE(throws_with<FormatError>([&] { load_image(empty); }, {"empty.png"}));
 }

@@ -13,7 +13,8 @@ Image line(const std::vector<int>& values, bool vertical = false) {
   Image image(vertical ? 1 : n, vertical ? n : 1);
   for (Index i = 0; i < n; ++i)
     for (Index c = 0; c < 3; ++c)
-      image.pixels[static_cast<std::size_t>(i * 3 + c)] = static_cast<std::uint8_t>(values[static_cast<std::size_t>(i)]);
+      image.pixels[static_cast<std::size_t>(i * 3 + c)] =
+          static_cast<std::uint8_t>(values[static_cast<std::size_t>(i)]);
   return image;
 }
 
@@ -39,7 +40,8 @@ TEST(ResizeBilinear, EnlargingInterpolatesBetweenNeighbours) {
 // pixels 1, 2, 3 with 0.25, 0.75, 0.75: (100 + 600 + 765) / 7 = 209.3 -> 209. Point-sampled
 // bilinear would give 50 and 227.
 TEST(ResizeBilinear, ShrinkingAveragesTheWholeFootprint) {
-  EXPECT_EQ(channel(resize_bilinear(line({0, 100, 200, 255}), 2, 1), 0), (std::vector<int>{71, 209}));
+  EXPECT_EQ(channel(resize_bilinear(line({0, 100, 200, 255}), 2, 1), 0),
+            (std::vector<int>{71, 209}));
   EXPECT_EQ(channel(resize_bilinear(line({0, 100, 200, 255}, true), 1, 2), 2),
             (std::vector<int>{71, 209}));
 }
@@ -52,7 +54,8 @@ TEST(ResizeBilinear, PassesRoundToEightBits) {
   Image image(2, 2);
   const int values[] = {0, 255, 255, 0};
   for (Index i = 0; i < 4; ++i)
-    for (Index c = 0; c < 3; ++c) image.pixels[static_cast<std::size_t>(i * 3 + c)] = static_cast<std::uint8_t>(values[i]);
+    for (Index c = 0; c < 3; ++c)
+      image.pixels[static_cast<std::size_t>(i * 3 + c)] = static_cast<std::uint8_t>(values[i]);
   const Image out = resize_bilinear(image, 4, 2);  // horizontal only
   EXPECT_EQ(channel(out, 1), (std::vector<int>{0, 64, 191, 255, 255, 191, 64, 0}));
   // Vertical pass on those rows: output row 1 is 0.75 * row 0 + 0.25 * row 1 of the

@@ -12,7 +12,8 @@ using testing::throws_with;
 
 Image ramp(Index width, Index height) {
   Image image(width, height);
-  for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>(i % 256);
+  for (std::size_t i = 0; i < image.pixels.size(); ++i)
+    image.pixels[i] = static_cast<std::uint8_t>(i % 256);
   return image;
 }
 
@@ -43,7 +44,8 @@ TYPED_TEST(PreprocessTest, PlanarLayoutAndNumpyRescaling) {
   for (Index y = 0; y < 2; ++y)
     for (Index x = 0; x < 3; ++x)
       for (Index c = 0; c < 3; ++c)  // numpy: float32(float64(p) * (1 / 255))
-        EXPECT_EQ(out.at(c, y, x), static_cast<T>(static_cast<double>(image.at(y, x, c)) * (1.0 / 255.0)));
+        EXPECT_EQ(out.at(c, y, x),
+                  static_cast<T>(static_cast<double>(image.at(y, x, c)) * (1.0 / 255.0)));
   processor.do_normalize = true;
   const FeatureMap<T> normalized = processor.preprocess<T>(image);
   EXPECT_NEAR(normalized.at(1, 1, 2), (out.at(1, 1, 2) - 0.456) / 0.224, 1e-6);
@@ -52,7 +54,8 @@ TYPED_TEST(PreprocessTest, PlanarLayoutAndNumpyRescaling) {
 TEST(RTDetrImageProcessorConfig, ReadsPreprocessorConfigAndRejectsUnsupportedOptions) {
   const TempDir dir;
   EXPECT_EQ(RTDetrImageProcessor::load(dir.path()).height, 640);  // no file: defaults
-  dir.write("preprocessor_config.json", R"({"do_resize": true, "size": {"height": 320, "width": 480},
+  dir.write("preprocessor_config.json",
+            R"({"do_resize": true, "size": {"height": 320, "width": 480},
       "resample": 2, "do_rescale": true, "rescale_factor": 0.00392156862745098,
       "do_normalize": false, "do_pad": false, "image_processor_type": "RTDetrImageProcessor"})");
   const auto processor = RTDetrImageProcessor::load(dir.path());

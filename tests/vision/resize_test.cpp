@@ -31,7 +31,8 @@ TYPED_TEST(ResizeTest, NearestTimesTwoRepeatsEachPixelInATwoByTwoBlock) {
 
 TYPED_TEST(ResizeTest, FactorThreeAndErrors) {
   using T = TypeParam;
-  const FeatureMap<T> out = upsample_nearest(FeatureMap<T>(Matrix<T>::Constant(1, 1, T(7)), 1, 1), 3);
+  const FeatureMap<T> out =
+      upsample_nearest(FeatureMap<T>(Matrix<T>::Constant(1, 1, T(7)), 1, 1), 3);
   EXPECT_TRUE(all_close(out.data, Matrix<T>::Constant(1, 9, T(7)), 0));
   EXPECT_THROW(upsample_nearest(out, 0), InvalidArgument);
 }

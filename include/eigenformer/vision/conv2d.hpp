@@ -65,7 +65,10 @@ class Conv2d {
   // `weight` is (out, in, kh, kw); `bias` is empty or (out).
   Conv2d(Tensor<T> weight, Tensor<T> bias, Index stride, Index padding,
          Activation activation = Activation::Identity)
-      : weight_(std::move(weight)), bias_(std::move(bias)), stride_(stride), padding_(padding),
+      : weight_(std::move(weight)),
+        bias_(std::move(bias)),
+        stride_(stride),
+        padding_(padding),
         activation_(activation) {
     if (weight_.rank() != 4 || weight_.size() == 0)
       throw ShapeError(detail::concat("Conv2d: weight must be a non-empty (out, in, kh, kw), got ",

@@ -26,8 +26,8 @@ template <typename T>
 Conv2d<T> fold_batch_norm(const Conv2d<T>& conv, const StateDict<T>& weights,
                           const std::string& norm_prefix, double eps) {
   if (!(eps >= 0.0))
-    throw InvalidArgument(detail::concat("BatchNorm '", norm_prefix, "': eps ", eps,
-                                         " must be non-negative"));
+    throw InvalidArgument(
+        detail::concat("BatchNorm '", norm_prefix, "': eps ", eps, " must be non-negative"));
   const Index out = conv.out_channels();
   const auto gamma = weights.vector(norm_prefix + "weight", out);
   const auto beta = weights.vector(norm_prefix + "bias", out);
@@ -64,8 +64,8 @@ Conv2d<T> load_conv_norm(const StateDict<T>& weights, const std::string& conv_pr
                          Index kernel, Index stride, double eps,
                          Activation activation = Activation::Identity) {
   const bool has_bias = weights.contains(conv_prefix + "bias");
-  const auto conv = Conv2d<T>::load(weights, conv_prefix, in_channels, out_channels, kernel,
-                                    stride, (kernel - 1) / 2, has_bias, activation);
+  const auto conv = Conv2d<T>::load(weights, conv_prefix, in_channels, out_channels, kernel, stride,
+                                    (kernel - 1) / 2, has_bias, activation);
   return fold_batch_norm(conv, weights, norm_prefix, eps);
 }
 
@@ -81,10 +81,10 @@ Conv2d<T> merge_parallel(const Conv2d<T>& main, const Conv2d<T>& pointwise) {
       main.out_channels() != pointwise.out_channels())
     throw ShapeError(detail::concat("merge_parallel: cannot merge a ", pointwise.kernel_height(),
                                     "x", pointwise.kernel_width(), " convolution (padding ",
-                                    pointwise.padding(), ") into a ", kh, "x", kw,
-                                    " one (padding ", main.padding(), ")"));
+                                    pointwise.padding(), ") into a ", kh, "x", kw, " one (padding ",
+                                    main.padding(), ")"));
   const Index out = main.out_channels(), in = main.in_channels();
-  Matrix<T> weight = main.weight_matrix();  // (out, in * kh * kw)
+  Matrix<T> weight = main.weight_matrix();       // (out, in * kh * kw)
   const auto extra = pointwise.weight_matrix();  // (out, in)
   const Index centre = (kh / 2) * kw + kw / 2;
   for (Index c = 0; c < in; ++c) weight.col(c * kh * kw + centre) += extra.col(c);
@@ -109,8 +109,9 @@ Conv2d<T> stack_outputs(const std::vector<Conv2d<T>>& parts) {
         part.kernel_height() != first.kernel_height() ||
         part.kernel_width() != first.kernel_width() || part.stride() != first.stride() ||
         part.padding() != first.padding() || part.activation() != first.activation())
-      throw ShapeError("stack_outputs: convolutions differ in input channels, kernel, stride, "
-                       "padding or activation");
+      throw ShapeError(
+          "stack_outputs: convolutions differ in input channels, kernel, stride, "
+          "padding or activation");
     total += part.out_channels();
   }
   const Index per_channel = first.weight_matrix().cols();
@@ -120,12 +121,14 @@ Conv2d<T> stack_outputs(const std::vector<Conv2d<T>>& parts) {
   for (const auto& part : parts) {
     const auto w = part.weight_matrix();
     weight.insert(weight.end(), w.data(), w.data() + w.size());
-    for (Index c = 0; c < part.out_channels(); ++c) bias.push_back(part.has_bias() ? part.bias()(c) : T(0));
+    for (Index c = 0; c < part.out_channels(); ++c)
+      bias.push_back(part.has_bias() ? part.bias()(c) : T(0));
   }
   Shape shape = first.weight_tensor().shape();
   shape[0] = total;
-  return Conv2d<T>(Tensor<T>(std::move(shape), std::move(weight)), Tensor<T>({total}, std::move(bias)),
-                   first.stride(), first.padding(), first.activation());
+  return Conv2d<T>(Tensor<T>(std::move(shape), std::move(weight)),
+                   Tensor<T>({total}, std::move(bias)), first.stride(), first.padding(),
+                   first.activation());
 }
 
 }  // namespace eigenformer

@@ -24,13 +24,14 @@ namespace eigenformer {
 inline Image load_image(const std::string& path) {
   int width = 0, height = 0, channels_in_file = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
-      stbi_load(path.c_str(), &width, &height, &channels_in_file, static_cast<int>(Image::kChannels)),
+      stbi_load(path.c_str(), &width, &height, &channels_in_file,
+                static_cast<int>(Image::kChannels)),
       stbi_image_free);
   if (!decoded) {
     const char* reason = stbi_failure_reason();
-    throw FormatError(detail::concat(path, ": cannot read image: ",
-                                     reason ? reason : "unknown error",
-                                     " (readable formats: JPEG, PNG, BMP, GIF, TGA, PSD, PNM, HDR)"));
+    throw FormatError(
+        detail::concat(path, ": cannot read image: ", reason ? reason : "unknown error",
+                       " (readable formats: JPEG, PNG, BMP, GIF, TGA, PSD, PNM, HDR)"));
   }
   Image image(width, height);
   std::memcpy(image.pixels.data(), decoded.get(), image.pixels.size());
@@ -40,7 +41,8 @@ inline Image load_image(const std::string& path) {
 inline void write_png(const std::string& path, const Image& image) {
   if (image.empty() || image.width > std::numeric_limits<int>::max() / Image::kChannels ||
       image.height > std::numeric_limits<int>::max() ||
-      image.pixels.size() != static_cast<std::size_t>(image.width * image.height * Image::kChannels))
+      image.pixels.size() !=
+          static_cast<std::size_t>(image.width * image.height * Image::kChannels))
     throw InvalidArgument(detail::concat(path, ": cannot write a ", image.width, " x ",
                                          image.height, " image holding ", image.pixels.size(),
                                          " bytes as PNG"));

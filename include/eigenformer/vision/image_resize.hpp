@@ -57,7 +57,8 @@ struct ResampleTaps {
       first[static_cast<std::size_t>(x)] = begin;
       count[static_cast<std::size_t>(x)] = end - begin;
       for (Index i = 0; i < end - begin; ++i) {
-        const double w = total != 0.0 ? k[static_cast<std::size_t>(i)] / total : k[static_cast<std::size_t>(i)];
+        const double w =
+            total != 0.0 ? k[static_cast<std::size_t>(i)] / total : k[static_cast<std::size_t>(i)];
         const double fixed = w * static_cast<double>(1 << kPrecisionBits);
         weights[static_cast<std::size_t>(x * max_taps + i)] =
             static_cast<std::int32_t>(fixed < 0 ? fixed - 0.5 : fixed + 0.5);

@@ -73,16 +73,17 @@ FeatureMap<T> pool(const FeatureMap<T>& input, const PoolOptions& options, Reduc
 
 template <typename T>
 FeatureMap<T> max_pool2d(const FeatureMap<T>& input, const PoolOptions& options) {
-  return detail::pool(input, options,
-                      [](const T* plane, Index width, Index y0, Index y1, Index x0, Index x1, Index) {
-                        T best = -std::numeric_limits<T>::infinity();
-                        for (Index y = y0; y < y1; ++y)
-                          for (Index x = x0; x < x1; ++x) {
-                            const T v = plane[y * width + x];
-                            if (v > best || std::isnan(v)) best = v;
-                          }
-                        return best;
-                      });
+  return detail::pool(
+      input, options,
+      [](const T* plane, Index width, Index y0, Index y1, Index x0, Index x1, Index) {
+        T best = -std::numeric_limits<T>::infinity();
+        for (Index y = y0; y < y1; ++y)
+          for (Index x = x0; x < x1; ++x) {
+            const T v = plane[y * width + x];
+            if (v > best || std::isnan(v)) best = v;
+          }
+        return best;
+      });
 }
 
 template <typename T>

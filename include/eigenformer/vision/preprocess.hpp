@@ -35,7 +35,8 @@ struct RTDetrImageProcessor {
   // otherwise. Options this implementation cannot honour (another resample filter,
   // shortest/longest-edge sizes, padding) are a FormatError.
   static RTDetrImageProcessor load(const std::string& directory) {
-    const std::filesystem::path file = std::filesystem::path(directory) / "preprocessor_config.json";
+    const std::filesystem::path file =
+        std::filesystem::path(directory) / "preprocessor_config.json";
     if (!std::filesystem::exists(file)) return RTDetrImageProcessor();
     return from_json(JsonConfig::load(file.string()));
   }
@@ -49,7 +50,8 @@ struct RTDetrImageProcessor {
     if (json.has("size")) {
       const JsonConfig size = json.child("size");
       if (!size.has("height") || !size.has("width"))
-        fail("size", "must give height and width (shortest/longest-edge resizing is not supported)");
+        fail("size",
+             "must give height and width (shortest/longest-edge resizing is not supported)");
       p.height = size.get_positive("height");
       p.width = size.get_positive("width");
     }
@@ -80,7 +82,8 @@ struct RTDetrImageProcessor {
       const double mean = do_normalize ? image_mean[static_cast<std::size_t>(c)] : 0.0;
       const double scale = do_normalize ? 1.0 / image_std[static_cast<std::size_t>(c)] : 1.0;
       for (Index i = 0; i < pixels; ++i) {
-        double v = static_cast<double>(resized.pixels[static_cast<std::size_t>(i * Image::kChannels + c)]);
+        double v =
+            static_cast<double>(resized.pixels[static_cast<std::size_t>(i * Image::kChannels + c)]);
         if (do_rescale) v = static_cast<double>(static_cast<T>(v * rescale_factor));
         if (do_normalize) v = (v - mean) * scale;
         out.data(c, i) = static_cast<T>(v);

@@ -85,8 +85,10 @@ class RTDetrResNetConfigReader {
                             c.hidden_sizes.size(), " (one per stage)"));
     c.layer_type = layer_type(c.layer_type);
     c.hidden_act = activation("hidden_act", c.hidden_act);
-    c.downsample_in_first_stage = json_.get_or("downsample_in_first_stage", c.downsample_in_first_stage);
-    c.downsample_in_bottleneck = json_.get_or("downsample_in_bottleneck", c.downsample_in_bottleneck);
+    c.downsample_in_first_stage =
+        json_.get_or("downsample_in_first_stage", c.downsample_in_first_stage);
+    c.downsample_in_bottleneck =
+        json_.get_or("downsample_in_bottleneck", c.downsample_in_bottleneck);
     c.out_indices = out_indices(c);
     return c;
   }
@@ -146,8 +148,8 @@ class RTDetrResNetConfigReader {
     if (name == "stem") return 0;
     for (Index i = 1; i < names; ++i)
       if (name == concat("stage", i)) return i;
-    fail(field, concat("is \"", name, "\", expected \"stem\" or \"stage1\" .. \"stage", names - 1,
-                       "\""));
+    fail(field,
+         concat("is \"", name, "\", expected \"stem\" or \"stage1\" .. \"stage", names - 1, "\""));
   }
 
   std::vector<Index> sizes(const std::string& key, std::vector<Index> fallback) const {
@@ -180,9 +182,11 @@ class RTDetrResNetBlock {
   RTDetrResNetBlock() = default;
   RTDetrResNetBlock(std::vector<Conv2d<T>> layers, bool pool_shortcut,
                     std::optional<Conv2d<T>> shortcut_conv)
-      : layers_(std::move(layers)), pool_shortcut_(pool_shortcut),
+      : layers_(std::move(layers)),
+        pool_shortcut_(pool_shortcut),
         shortcut_conv_(std::move(shortcut_conv)) {
-    if (layers_.size() < 2) throw InvalidArgument("RTDetrResNetBlock: needs at least two convolutions");
+    if (layers_.size() < 2)
+      throw InvalidArgument("RTDetrResNetBlock: needs at least two convolutions");
   }
 
   FeatureMap<T> forward(const FeatureMap<T>& input) const {
@@ -227,8 +231,8 @@ class RTDetrResNetBackbone {
       const Index out = config.hidden_sizes[static_cast<std::size_t>(s)];
       const Index stride = s > 0 || config.downsample_in_first_stage ? 2 : 1;
       for (Index l = 0; l < config.depths[static_cast<std::size_t>(s)]; ++l)
-        backbone.stages_.push_back(
-            loader.block(block_prefix(prefix, s, l), l == 0 ? in : out, out, l == 0 ? stride : 1, l == 0));
+        backbone.stages_.push_back(loader.block(block_prefix(prefix, s, l), l == 0 ? in : out, out,
+                                                l == 0 ? stride : 1, l == 0));
       backbone.stage_ends_.push_back(static_cast<Index>(backbone.stages_.size()));
       in = out;
     }
@@ -290,8 +294,8 @@ class RTDetrResNetBackbone {
       const Index out[] = {half, half, config.embedding_size};
       std::vector<Conv2d<T>> layers;
       for (Index i = 0; i < 3; ++i)
-        layers.push_back(conv(detail::concat(prefix, "embedder.embedder.", i, "."), in[i], out[i], 3,
-                              i == 0 ? 2 : 1, config.hidden_act));
+        layers.push_back(conv(detail::concat(prefix, "embedder.embedder.", i, "."), in[i], out[i],
+                              3, i == 0 ? 2 : 1, config.hidden_act));
       return layers;
     }
 
@@ -308,7 +312,8 @@ class RTDetrResNetBackbone {
       if ((pool && stride != 2) || (!has_shortcut && (in != out || stride != 1)))
         throw FormatError(detail::concat(
             weights.source(), ": basic block '", at, "' maps ", in, " to ", out,
-            " channels with stride ", stride, ", which HF's RTDetrResNetBasicLayer cannot run "
+            " channels with stride ", stride,
+            ", which HF's RTDetrResNetBasicLayer cannot run "
             "(its pooled shortcut halves the size; check embedding_size, hidden_sizes and "
             "downsample_in_first_stage)"));
       std::optional<Conv2d<T>> shortcut;
@@ -320,7 +325,8 @@ class RTDetrResNetBackbone {
       return RTDetrResNetBlock<T>(std::move(layers), pool, std::move(shortcut));
     }
 
-    RTDetrResNetBlock<T> bottleneck(const std::string& at, Index in, Index out, Index stride) const {
+    RTDetrResNetBlock<T> bottleneck(const std::string& at, Index in, Index out,
+                                    Index stride) const {
       const bool project = in != out || stride != 1;
       const bool pool = stride == 2;
       std::optional<Conv2d<T>> shortcut;

@@ -238,11 +238,9 @@ class RTDetrDecoder {
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const Matrix<T> position = query_position_head_.forward(boxes);
       hidden = layers_[i].forward(hidden, position, boxes, memory, query_batch, levels);
-      // Inference needs no detach: the refined boxes feed the next layer as they are.
-      Matrix<T> refined = box_heads_[i].forward(hidden);
-      refined = (refined + boxes.unaryExpr([](T x) {
-                  return inverse_sigmoid(x);
-                })).unaryExpr([](T x) { return sigmoid(x); });
+      // HF detaches the refined boxes before the next layer; that matters for training only.
+      Matrix<T> refined = box_heads_[i].forward(hidden).binaryExpr(
+          boxes, [](T delta, T box) { return sigmoid(delta + inverse_sigmoid(box)); });
       out.intermediate_logits.push_back(class_heads_[i].forward(hidden));
       out.intermediate_hidden_states.push_back(hidden);
       out.intermediate_reference_points.push_back(refined);

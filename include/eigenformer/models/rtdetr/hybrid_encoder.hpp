@@ -49,8 +49,7 @@ class RTDetrCSPRepLayer {
   static RTDetrCSPRepLayer load(const StateDict<T>& weights, const std::string& prefix,
                                 Index in_channels, Index hidden_channels, Index out_channels,
                                 Activation activation, double eps) {
-    auto conv_norm = [&](const std::string& at, Index in, Index out, Index kernel,
-                         Activation act) {
+    auto conv_norm = [&](const std::string& at, Index in, Index out, Index kernel, Activation act) {
       return load_conv_norm(weights, at + "conv.", at + "norm.", in, out, kernel, 1, eps, act);
     };
     RTDetrCSPRepLayer layer;
@@ -65,7 +64,8 @@ class RTDetrCSPRepLayer {
           conv_norm(at + "conv2.", hidden_channels, hidden_channels, 1, Activation::Identity)));
     }
     if (hidden_channels != out_channels)
-      layer.output_conv_ = conv_norm(prefix + "conv3.", hidden_channels, out_channels, 1, activation);
+      layer.output_conv_ =
+          conv_norm(prefix + "conv3.", hidden_channels, out_channels, 1, activation);
     return layer;
   }
 
@@ -79,7 +79,7 @@ class RTDetrCSPRepLayer {
 
  private:
   Index hidden_channels_ = 0;
-  Conv2d<T> input_convs_;             // conv1 then conv2, stacked
+  Conv2d<T> input_convs_;               // conv1 then conv2, stacked
   std::vector<Conv2d<T>> bottlenecks_;  // RepVGG blocks, reparameterised
   std::optional<Conv2d<T>> output_conv_;
 };
@@ -105,8 +105,10 @@ class RTDetrHybridEncoder {
     const Index levels = static_cast<Index>(config.encoder_in_channels.size());
     if (static_cast<Index>(backbone_channels.size()) != levels)
       throw FormatError(detail::concat(config.source, ": the backbone gives ",
-                                       backbone_channels.size(), " feature maps but "
-                                       "encoder_in_channels lists ", levels));
+                                       backbone_channels.size(),
+                                       " feature maps but "
+                                       "encoder_in_channels lists ",
+                                       levels));
     const Index dim = config.encoder_hidden_dim;
     const Index hidden = static_cast<Index>(static_cast<double>(dim) * config.hidden_expansion);
     if (hidden < 1)
@@ -117,9 +119,9 @@ class RTDetrHybridEncoder {
     RTDetrHybridEncoder out;
     for (Index i = 0; i < levels; ++i) {
       const std::string at = detail::concat(prefix, "encoder_input_proj.", i, ".");
-      out.input_projections_.push_back(load_conv_norm(weights, at + "0.", at + "1.",
-                                                      backbone_channels[static_cast<std::size_t>(i)],
-                                                      dim, 1, 1, kPyTorchBatchNormEps));
+      out.input_projections_.push_back(load_conv_norm(
+          weights, at + "0.", at + "1.", backbone_channels[static_cast<std::size_t>(i)], dim, 1, 1,
+          kPyTorchBatchNormEps));
     }
     if (config.encoder_layers > 0) out.aifi_ = RTDetrAIFI<T>::load(weights, config, encoder);
     auto conv_norm = [&](const std::string& at, Index kernel, Index stride) {
@@ -127,15 +129,16 @@ class RTDetrHybridEncoder {
                             config.activation);
     };
     for (Index i = 0; i + 1 < levels; ++i) {
-      out.lateral_convs_.push_back(conv_norm(detail::concat(encoder, "lateral_convs.", i, "."), 1, 1));
-      out.fpn_blocks_.push_back(RTDetrCSPRepLayer<T>::load(
-          weights, detail::concat(encoder, "fpn_blocks.", i, "."), 2 * dim, hidden, dim,
-          config.activation, eps));
+      out.lateral_convs_.push_back(
+          conv_norm(detail::concat(encoder, "lateral_convs.", i, "."), 1, 1));
+      out.fpn_blocks_.push_back(
+          RTDetrCSPRepLayer<T>::load(weights, detail::concat(encoder, "fpn_blocks.", i, "."),
+                                     2 * dim, hidden, dim, config.activation, eps));
       out.downsample_convs_.push_back(
           conv_norm(detail::concat(encoder, "downsample_convs.", i, "."), 3, 2));
-      out.pan_blocks_.push_back(RTDetrCSPRepLayer<T>::load(
-          weights, detail::concat(encoder, "pan_blocks.", i, "."), 2 * dim, hidden, dim,
-          config.activation, eps));
+      out.pan_blocks_.push_back(
+          RTDetrCSPRepLayer<T>::load(weights, detail::concat(encoder, "pan_blocks.", i, "."),
+                                     2 * dim, hidden, dim, config.activation, eps));
     }
     for (Index i = 0; i < config.num_feature_levels; ++i) {
       const std::string at = detail::concat(prefix, "decoder_input_proj.", i, ".");
@@ -245,8 +248,9 @@ class RTDetrHybridEncoder {
   static FeatureMap<T> concat_fused(const FeatureMap<T>& a, const FeatureMap<T>& b,
                                     const char* pass, std::size_t stage) {
     if (a.height != b.height || a.width != b.width)
-      throw ShapeError(detail::concat("RT-DETR hybrid encoder ", pass, " stage ", stage, ": maps of ",
-                                      a.height, " x ", a.width, " and ", b.height, " x ", b.width,
+      throw ShapeError(detail::concat("RT-DETR hybrid encoder ", pass, " stage ", stage,
+                                      ": maps of ", a.height, " x ", a.width, " and ", b.height,
+                                      " x ", b.width,
                                       " cannot be fused; image sides must be multiples of the "
                                       "coarsest feature stride"));
     return concat_channels(a, b);

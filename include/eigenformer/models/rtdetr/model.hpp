@@ -41,7 +41,8 @@ class RTDetrModel {
   static RTDetrModel load(const std::string& directory) {
     const std::filesystem::path dir(directory);
     if (!std::filesystem::is_directory(dir))
-      throw FormatError(detail::concat(directory, ": not a model directory (expected a directory "
+      throw FormatError(detail::concat(directory,
+                                       ": not a model directory (expected a directory "
                                        "holding config.json and model.safetensors)"));
     const RTDetrConfig config = RTDetrConfig::load((dir / "config.json").string());
     return load(load_state_dict<T>((dir / "model.safetensors").string()), config);
@@ -52,9 +53,9 @@ class RTDetrModel {
   static RTDetrModel load(const StateDict<T>& weights, const RTDetrConfig& config) {
     RTDetrModel model;
     model.config_ = config;
-    const RTDetrResNetConfig backbone_config = config.backbone_config
-                                                   ? RTDetrResNetConfig::from_json(*config.backbone_config)
-                                                   : RTDetrResNetConfig();
+    const RTDetrResNetConfig backbone_config =
+        config.backbone_config ? RTDetrResNetConfig::from_json(*config.backbone_config)
+                               : RTDetrResNetConfig();
     model.backbone_ = RTDetrResNetBackbone<T>::load(weights, backbone_config);
     model.encoder_ = RTDetrHybridEncoder<T>::load(weights, config, backbone_config.out_channels());
     model.head_ = RTDetrHead<T>::load(weights, config);
@@ -82,8 +83,10 @@ class RTDetrModel {
   // A batch of pixel_values, (N, 3, height, width).
   std::vector<RTDetrDetections<T>> forward(const Tensor<T>& pixel_values) const {
     if (pixel_values.rank() != 4)
-      throw ShapeError(detail::concat("RT-DETR: pixel_values must be (batch, channels, height, "
-                                      "width), got ", detail::shape_string(pixel_values.shape())));
+      throw ShapeError(
+          detail::concat("RT-DETR: pixel_values must be (batch, channels, height, "
+                         "width), got ",
+                         detail::shape_string(pixel_values.shape())));
     std::vector<RTDetrDetections<T>> out;
     for (Index n = 0; n < pixel_values.dim(0); ++n)
       out.push_back(forward(FeatureMap<T>::from_nchw(pixel_values, n)));
