@@ -2,13 +2,17 @@
 // One knob for eigenformer's parallelism: Eigen's matrix products and eigenformer's own
 // loops over (sequence, head) pairs and rows both use OpenMP when it is enabled.
 
-#include <Eigen/Core>
+#include <eigenformer/core/types.hpp>
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 namespace eigenformer {
+
+// Element-wise passes over fewer elements than this run on one thread: below it, waking
+// the other threads and the barrier at the end cost more than the work saved.
+constexpr Index kMinParallelElements = Index{1} << 17;
 
 // Sets the number of threads used by later calls; n <= 0 means one per core.
 inline void set_num_threads(int n) {

@@ -3,6 +3,7 @@
 // eps inside the square root, then the elementwise affine transform.
 
 #include <eigenformer/core/state_dict.hpp>
+#include <eigenformer/core/threading.hpp>
 #include <eigenformer/core/tensor.hpp>
 #include <eigenformer/core/types.hpp>
 
@@ -41,7 +42,7 @@ class LayerNorm {
       throw ShapeError(detail::concat("LayerNorm: input has ", x.cols(), " features, expected ",
                                       features()));
 #ifdef _OPENMP
-#pragma omp parallel for if (x.rows() > 16)
+#pragma omp parallel for if (x.size() >= kMinParallelElements)
 #endif
     for (Index r = 0; r < x.rows(); ++r) {
       auto row = x.row(r);
@@ -59,7 +60,7 @@ class LayerNorm {
                                       " and ", hidden.rows(), " x ", hidden.cols(), ", expected ",
                                       features(), " features"));
 #ifdef _OPENMP
-#pragma omp parallel for if (x.rows() > 16)
+#pragma omp parallel for if (x.size() >= kMinParallelElements)
 #endif
     for (Index r = 0; r < x.rows(); ++r) {
       auto row = hidden.row(r);

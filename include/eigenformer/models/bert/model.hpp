@@ -10,6 +10,7 @@
 #include <eigenformer/attention/attend_heads.hpp>
 #include <eigenformer/core/sequence_batch.hpp>
 #include <eigenformer/core/state_dict.hpp>
+#include <eigenformer/core/threading.hpp>
 #include <eigenformer/io/safetensors.hpp>
 #include <eigenformer/models/bert/config.hpp>
 #include <eigenformer/models/bert/weights.hpp>
@@ -88,7 +89,7 @@ class BertLayer {
   static void add_bias_and_activate(Matrix<T>& x, const ConstVectorMap<T>& bias,
                                     Activation activation) {
 #ifdef _OPENMP
-#pragma omp parallel for if (x.rows() > 16)
+#pragma omp parallel for if (x.size() >= kMinParallelElements)
 #endif
     for (Index r = 0; r < x.rows(); ++r) {
       auto row = x.row(r);
