@@ -1,7 +1,9 @@
-// One head of scaled dot-product attention (head width 64) at growing sequence lengths:
-// the materialised path against the blocked online-softmax path.
+// One head of self-attention (head width 64) at growing sequence lengths: the
+// materialised path against the blocked online-softmax path (the dispatcher switches to the
+// blocked one above kMaterializedKeyLimit keys).
 
-#include <eigenformer/attention/scaled_dot_product_attention.hpp>
+#include <eigenformer/attention/blocked_attention.hpp>
+#include <eigenformer/attention/materialized_attention.hpp>
 
 #include <benchmark/benchmark.h>
 
@@ -20,18 +22,32 @@ Matrix<float> random_matrix(Index rows, Index cols, unsigned seed) {
   return m;
 }
 
-void SelfAttentionHead(benchmark::State& state) {
-  const Index length = state.range(0);
-  const Matrix<float> q = random_matrix(length, 64, 1), k = random_matrix(length, 64, 2),
-                      v = random_matrix(length, 64, 3);
-  Matrix<float> out(length, 64), workspace;
-  const auto mask = eigenformer::AttentionMask<float>();
+struct Head {
+  explicit Head(Index length)
+      : q(random_matrix(length, 64, 1)), k(random_matrix(length, 64, 2)), v(random_matrix(length, 64, 3)),
+        out(length, 64) {}
+  Matrix<float> q, k, v, out;
+};
+
+void Materialized(benchmark::State& state) {
+  Head head(state.range(0));
+  Matrix<float> probabilities;
   for (auto _ : state) {
-    eigenformer::scaled_dot_product_attention<float>(q, k, v, mask, 0.125f, out, workspace);
-    benchmark::DoNotOptimize(out.data());
+    eigenformer::materialized_attention<float>(head.q, head.k, head.v, {}, 0.125f, head.out, probabilities);
+    benchmark::DoNotOptimize(head.out.data());
   }
 }
 
-BENCHMARK(SelfAttentionHead)->RangeMultiplier(4)->Range(128, 8192)->Unit(benchmark::kMillisecond);
+void Blocked(benchmark::State& state) {
+  Head head(state.range(0));
+  eigenformer::BlockedAttentionWorkspace<float> workspace;
+  for (auto _ : state) {
+    eigenformer::blocked_attention<float>(head.q, head.k, head.v, {}, 0.125f, head.out, workspace);
+    benchmark::DoNotOptimize(head.out.data());
+  }
+}
+
+BENCHMARK(Materialized)->RangeMultiplier(4)->Range(128, 8192)->Unit(benchmark::kMillisecond);
+BENCHMARK(Blocked)->RangeMultiplier(4)->Range(128, 8192)->Unit(benchmark::kMillisecond);
 
 }  // namespace
