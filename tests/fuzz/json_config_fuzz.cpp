@@ -1,10 +1,12 @@
 // Arbitrary bytes as a config.json: JsonConfig::load, BertConfig::from_json,
-// RTDetrConfig::from_json with its backbone_config (RTDetrResNetConfig::from_json), and
-// JsonConfig's typed getters on every top-level field, whatever its JSON type.
+// RTDetrConfig::from_json with its backbone_config (RTDetrResNetConfig::from_json),
+// RTDetrImageProcessor::from_json (preprocessor_config.json), and JsonConfig's typed
+// getters on every top-level field, whatever its JSON type.
 #include <eigenformer/io/json_config.hpp>
 #include <eigenformer/models/bert/config.hpp>
 #include <eigenformer/models/rtdetr/backbone.hpp>
 #include <eigenformer/models/rtdetr/config.hpp>
+#include <eigenformer/vision/preprocess.hpp>
 
 #include "fuzz_support.hpp"
 
@@ -42,6 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const auto& entry : config.json().items()) read_field_every_way(config, entry.key());
     read_field_every_way(config, "absent field");
     expect_load_or_error([&] { eigenformer::BertConfig::from_json(config); });
+    expect_load_or_error([&] { eigenformer::RTDetrImageProcessor::from_json(config); });
     expect_load_or_error([&] {
       const auto rtdetr = eigenformer::RTDetrConfig::from_json(config);
       if (rtdetr.backbone_config) eigenformer::RTDetrResNetConfig::from_json(*rtdetr.backbone_config);

@@ -50,6 +50,10 @@ const std::vector<BertTokenizer>& tokenizers() {
   return all;
 }
 
+bool is_valid_utf8(std::string_view text) {
+  return eigenformer::find_invalid_utf8(text) == std::string_view::npos;
+}
+
 EncodeOptions options_from(std::uint8_t bits) {
   static const TruncationStrategy kStrategies[] = {TruncationStrategy::LongestFirst,
                                                    TruncationStrategy::OnlyFirst,
@@ -75,15 +79,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data + 2), size - 2);
   std::string_view first = input;
   std::optional<std::string_view> second;
-  if (pair) {  // split at the first NUL byte, or in the middle
+  if (pair) {  // split at the first NUL byte, or in the middle; that byte belongs to neither
     const std::size_t cut = std::min(input.find('\0'), input.size() / 2);
     first = input.substr(0, cut);
     second = input.substr(std::min(input.size(), cut + 1));
   }
-  const bool valid_utf8 = eigenformer::find_invalid_utf8(input) == std::string_view::npos;
-  if (valid_utf8)
+  if (is_valid_utf8(input))
     require(eigenformer::encode_utf8(eigenformer::decode_utf8(input)) == input,
             "UTF-8 decoding then encoding gives the input back");
+  const bool valid_utf8 = is_valid_utf8(first) && (!second || is_valid_utf8(*second));
 
   // Only truncation settings can make Replace fail: no room for the special tokens, or an
   // OnlyFirst / OnlySecond budget the chosen sequence cannot absorb, or truncation off.

@@ -150,6 +150,8 @@ class JsonConfig {
       value = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
       throw FormatError(detail::concat(path, ": invalid JSON at byte ", e.byte, ": ", e.what()));
+    } catch (const nlohmann::json::exception& e) {  // out_of_range: a number like 1e400
+      throw FormatError(detail::concat(path, ": invalid JSON: ", e.what()));
     }
     return JsonConfig(std::move(value), path);
   }

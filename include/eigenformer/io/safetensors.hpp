@@ -262,11 +262,14 @@ class SafeTensorsFile : public std::enable_shared_from_this<SafeTensorsFile> {
       if (!extent.is_number_unsigned())
         fail("tensor '", name, "': shape entries must be non-negative integers, got ",
              extent.is_primitive() ? extent.dump() : std::string(extent.type_name()));
+    // Every partial product must fit in Index too: shape_numel() multiplies in the same
+    // order, so [2^62, 3, 0] (zero elements) would otherwise overflow it.
     std::uint64_t numel = 1;
     for (const auto& extent : *shape) {
       const auto value = extent.get<std::uint64_t>();
       if (value > static_cast<std::uint64_t>(PTRDIFF_MAX) ||
-          detail::multiply_overflows(numel, value, numel))
+          detail::multiply_overflows(numel, value, numel) ||
+          numel > static_cast<std::uint64_t>(PTRDIFF_MAX))
         fail("tensor '", name, "': shape ", shape->dump(), " overflows");
       info.shape.push_back(static_cast<Index>(value));
     }
