@@ -77,9 +77,9 @@ TYPED_TEST(BlockedAttentionTest, FixtureWithLargeLogitsThroughBlocks) {
 }
 
 // The point of the blocked path: its workspace is bounded by the block sizes, not by the
-// sequence length (the materialised path would need a 4096 x 4096 matrix here).
+// sequence length (the materialised path would need a 2048 x 2048 matrix here).
 TEST(BlockedAttentionMemory, WorkspaceIsIndependentOfSequenceLength) {
-  const Index length = 4096;
+  const Index length = 2048;
   const Matrix<float> q = random_matrix<float>(length, 64, 6), k = random_matrix<float>(length, 64, 7),
                       v = random_matrix<float>(length, 64, 8);
   Matrix<float> out(length, 64);
