@@ -22,6 +22,7 @@
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/io/json_config.hpp>
+#include <eigenformer/models/config_reader.hpp>
 #include <eigenformer/nn/activations.hpp>
 #include <eigenformer/vision/conv2d.hpp>
 #include <eigenformer/vision/conv_norm.hpp>
@@ -66,9 +67,9 @@ struct RTDetrResNetConfig {
 
 namespace detail {
 
-class RTDetrResNetConfigReader {
+class RTDetrResNetConfigReader : public ConfigReader {
  public:
-  explicit RTDetrResNetConfigReader(const JsonConfig& json) : json_(json) {}
+  using ConfigReader::ConfigReader;
 
   RTDetrResNetConfig read() const {
     RTDetrResNetConfig c;
@@ -102,14 +103,6 @@ class RTDetrResNetConfigReader {
     fail("layer_type", concat("is \"", name, "\", expected \"basic\" or \"bottleneck\""));
   }
 
-  Activation activation(const std::string& key, Activation fallback) const {
-    if (!json_.has(key)) return fallback;
-    try {
-      return parse_activation(json_.get<std::string>(key));
-    } catch (const InvalidArgument& e) {
-      fail(key, e.what());
-    }
-  }
 
   // out_indices, else out_features by stage name ("stem", "stage1", ...), else the last
   // stage, as HF's BackboneConfigMixin resolves them; both given must agree.
@@ -152,20 +145,8 @@ class RTDetrResNetConfigReader {
          concat("is \"", name, "\", expected \"stem\" or \"stage1\" .. \"stage", names - 1, "\""));
   }
 
-  std::vector<Index> sizes(const std::string& key, std::vector<Index> fallback) const {
-    std::vector<Index> values = json_.get_or(key, std::move(fallback));
-    if (values.empty()) fail(key, "must not be empty");
-    for (std::size_t i = 0; i < values.size(); ++i)
-      if (values[i] <= 0 || values[i] > JsonConfig::kMaxSize)
-        fail(concat(key, "[", i, "]"), concat("is ", values[i], ", expected a positive size"));
-    return values;
-  }
 
-  [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
-    throw FormatError(concat(json_.source(), ": field '", json_.path(), field, "' ", problem));
-  }
 
-  const JsonConfig& json_;
 };
 
 }  // namespace detail

@@ -12,6 +12,7 @@
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/types.hpp>
 #include <eigenformer/io/json_config.hpp>
+#include <eigenformer/models/config_reader.hpp>
 #include <eigenformer/models/rtdetr/decoder.hpp>
 #include <eigenformer/nn/activations.hpp>
 #include <eigenformer/transformer/encoder_layer.hpp>
@@ -109,9 +110,9 @@ struct RTDetrConfig {
 namespace detail {
 
 // Reads RTDetrConfig's fields from `json`, keeping each default where the field is absent.
-class RTDetrConfigReader {
+class RTDetrConfigReader : public ConfigReader {
  public:
-  explicit RTDetrConfigReader(const JsonConfig& json) : json_(json) {}
+  using ConfigReader::ConfigReader;
 
   RTDetrConfig read() const {
     RTDetrConfig c;
@@ -232,14 +233,6 @@ class RTDetrConfigReader {
     return !json_.has(current) && json_.has(old) ? old : current;
   }
 
-  std::vector<Index> sizes(const std::string& key, std::vector<Index> fallback) const {
-    std::vector<Index> values = json_.get_or(key, std::move(fallback));
-    if (values.empty()) fail(key, "must not be empty");
-    for (std::size_t i = 0; i < values.size(); ++i)
-      if (values[i] <= 0 || values[i] > JsonConfig::kMaxSize)
-        fail(concat(key, "[", i, "]"), concat("is ", values[i], ", expected a positive size"));
-    return values;
-  }
 
   double positive_number(const std::string& key, double fallback) const {
     const double value = json_.get_or(key, fallback);
@@ -248,15 +241,6 @@ class RTDetrConfigReader {
     return value;
   }
 
-  Activation activation(const std::string& key, Activation fallback) const {
-    if (!json_.has(key)) return fallback;
-    const auto name = json_.get<std::string>(key);
-    try {
-      return parse_activation(name);
-    } catch (const InvalidArgument& e) {
-      fail(key, e.what());
-    }
-  }
 
   // null / absent, or [height, width].
   std::optional<std::array<Index, 2>> image_size(const std::string& key) const {
@@ -274,11 +258,7 @@ class RTDetrConfigReader {
       fail(dim_key, concat("is ", dim, ", not divisible by ", heads_key, " = ", heads));
   }
 
-  [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
-    throw FormatError(concat(json_.source(), ": field '", json_.path(), field, "' ", problem));
-  }
 
-  const JsonConfig& json_;
 };
 
 }  // namespace detail
