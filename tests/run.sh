@@ -2,11 +2,12 @@
 # The project's test command: `bash tests/run.sh` from anywhere in a checkout.
 #
 # Installs the Debian packages the build needs (cmake/install-debian-deps.sh, which skips
-# apt entirely when they are present), then runs four stages and stops at the first failure:
+# apt entirely when they are present), then runs the stages below and stops at the first failure:
 #   1. release: Release build of the library's tests, examples and benchmarks (built so
 #      they are known to compile, not run) in build/; the whole ctest suite except fuzzing.
 #   2. asan:    the tests and examples again with AddressSanitizer + UndefinedBehaviorSanitizer
-#      (-O0: three times faster to compile than -O1 here; Eigen's index assertions on) in build-asan/; the whole ctest suite.
+#      (-O0, three times faster to compile than -O1 here; Eigen's index assertions on) in
+#      build-asan/; the whole ctest suite. Not in the default stages (see below).
 #   3. tsan:    the concurrency test (one tokenizer and model shared by 4 threads) with
 #      ThreadSanitizer in build-tsan/. OpenMP is off there: libgomp is not instrumented and
 #      TSan would report its internal synchronisation as races.
@@ -15,13 +16,16 @@
 #
 # Environment: JOBS (default 2) parallel compile and test jobs; EIGENFORMER_BUILD_PREFIX
 # (default "build") names the build trees <prefix>, <prefix>-asan, <prefix>-tsan and
-# <prefix>-fuzz; EIGENFORMER_STAGES (default "release asan tsan fuzz") selects stages.
+# <prefix>-fuzz; EIGENFORMER_STAGES (default "release tsan fuzz") selects stages.
+# The asan stage is not in the default: on the 2-core CI machine it doubles the compile time
+# (about 35 more minutes) and would not fit CI's budget next to the others. Run it with
+#   EIGENFORMER_STAGES="asan" bash tests/run.sh
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jobs=${JOBS:-2}
 prefix=${EIGENFORMER_BUILD_PREFIX:-build}
-stages=${EIGENFORMER_STAGES:-release asan tsan fuzz}
+stages=${EIGENFORMER_STAGES:-release tsan fuzz}
 fuzz_seconds=${EIGENFORMER_FUZZ_SECONDS:-60}
 
 started=$SECONDS
