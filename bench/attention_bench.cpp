@@ -24,7 +24,9 @@ Matrix<float> random_matrix(Index rows, Index cols, unsigned seed) {
 
 struct Head {
   explicit Head(Index length)
-      : q(random_matrix(length, 64, 1)), k(random_matrix(length, 64, 2)), v(random_matrix(length, 64, 3)),
+      : q(random_matrix(length, 64, 1)),
+        k(random_matrix(length, 64, 2)),
+        v(random_matrix(length, 64, 3)),
         out(length, 64) {}
   Matrix<float> q, k, v, out;
 };
@@ -33,7 +35,8 @@ void Materialized(benchmark::State& state) {
   Head head(state.range(0));
   Matrix<float> probabilities;
   for (auto _ : state) {
-    eigenformer::materialized_attention<float>(head.q, head.k, head.v, {}, 0.125f, head.out, probabilities);
+    eigenformer::materialized_attention<float>(head.q, head.k, head.v, {}, 0.125f, head.out,
+                                               probabilities);
     benchmark::DoNotOptimize(head.out.data());
   }
 }

@@ -33,11 +33,13 @@ BertModel<float> random_model(const BertConfig& config) {
   weights.insert("embeddings.word_embeddings.weight", random.tensor({config.vocab_size, h}, 0.02));
   weights.insert("embeddings.position_embeddings.weight",
                  random.tensor({config.max_position_embeddings, h}, 0.02));
-  weights.insert("embeddings.token_type_embeddings.weight", random.tensor({config.type_vocab_size, h}, 0.02));
+  weights.insert("embeddings.token_type_embeddings.weight",
+                 random.tensor({config.type_vocab_size, h}, 0.02));
   random.layer_norm(weights, "embeddings.LayerNorm.", h);
   for (Index i = 0; i < config.num_hidden_layers; ++i) {
     const std::string p = "encoder.layer." + std::to_string(i) + ".";
-    for (const char* part : {"query.", "key.", "value."}) random.linear(weights, p + "attention.self." + part, h, h);
+    for (const char* part : {"query.", "key.", "value."})
+      random.linear(weights, p + "attention.self." + part, h, h);
     random.linear(weights, p + "attention.output.dense.", h, h);
     random.layer_norm(weights, p + "attention.output.LayerNorm.", h);
     random.linear(weights, p + "intermediate.dense.", h, config.intermediate_size);
@@ -52,7 +54,9 @@ void run_forward(benchmark::State& state, const BertConfig& config) {
   static std::map<Index, BertModel<float>> cache;
   auto found = cache.find(config.num_hidden_layers * 100000 + config.hidden_size);
   if (found == cache.end())
-    found = cache.emplace(config.num_hidden_layers * 100000 + config.hidden_size, random_model(config)).first;
+    found =
+        cache.emplace(config.num_hidden_layers * 100000 + config.hidden_size, random_model(config))
+            .first;
   const BertModel<float>& model = found->second;
   const Index batch = state.range(0), seq = state.range(1);
   std::mt19937 rng(7);

@@ -110,4 +110,3 @@ void BM_EncodeBatch(benchmark::State& state) {
 BENCHMARK(BM_EncodeBatch)->Arg(64)->Unit(benchmark::kMillisecond);
 
 }  // namespace
-

@@ -104,10 +104,13 @@ int run_benchmark(const cli::Arguments& args, const std::string& model_dir, int 
     times.push_back(milliseconds_since(start));
   }
   std::sort(times.begin(), times.end());
-  const double median = times.size() % 2 ? times[times.size() / 2]
-                                         : (times[times.size() / 2 - 1] + times[times.size() / 2]) / 2;
-  std::printf("{\"batch\": %ld, \"seq\": %ld, \"threads\": %d, \"median_ms\": %.3f, \"min_ms\": %.3f, \"runs\": %ld}\n",
-              batch, seq, threads, median, times.front(), runs);
+  const double median = times.size() % 2
+                            ? times[times.size() / 2]
+                            : (times[times.size() / 2 - 1] + times[times.size() / 2]) / 2;
+  std::printf(
+      "{\"batch\": %ld, \"seq\": %ld, \"threads\": %d, \"median_ms\": %.3f, \"min_ms\": %.3f, "
+      "\"runs\": %ld}\n",
+      batch, seq, threads, median, times.front(), runs);
   return 0;
 }
 
@@ -124,8 +127,9 @@ eigenformer::TokenIdMatrix read_reference_ids(const std::string& dir, const nloh
   eigenformer::TokenIdMatrix ids(shape[0], shape[1]);
   const auto bytes = static_cast<std::streamoff>(ids.size() * sizeof(std::int64_t));
   if (in.tellg() != bytes)
-    throw eigenformer::FormatError(path + ": expected " + std::to_string(bytes) + " bytes for shape [" +
-                                   std::to_string(shape[0]) + ", " + std::to_string(shape[1]) + "]");
+    throw eigenformer::FormatError(path + ": expected " + std::to_string(bytes) +
+                                   " bytes for shape [" + std::to_string(shape[0]) + ", " +
+                                   std::to_string(shape[1]) + "]");
   in.seekg(0);
   in.read(reinterpret_cast<char*>(ids.data()), bytes);
   return ids;
@@ -149,7 +153,8 @@ int run_reference(const cli::Arguments& args, const std::string& model_dir) {
   return 0;
 }
 
-eigenformer::SentenceEncoderOptions encoder_options(const cli::Arguments& args, const Options& options) {
+eigenformer::SentenceEncoderOptions encoder_options(const cli::Arguments& args,
+                                                    const Options& options) {
   eigenformer::SentenceEncoderOptions out;
   if (options.pooling != "auto" && options.pooling != "none")
     out.pooling = eigenformer::parse_pooling(options.pooling);
@@ -163,10 +168,11 @@ eigenformer::SentenceEncoderOptions encoder_options(const cli::Arguments& args, 
 }
 
 int run(int argc, char** argv) {
-  const cli::Arguments args(argc, argv,
-                            {"model", "pooling", "max-length", "threads", "format", "batch", "seq", "runs",
-                             "reference-dir", "dump-hidden"},
-                            {"normalize", "no-normalize", "no-truncate", "similarity", "ids", "benchmark", "help"});
+  const cli::Arguments args(
+      argc, argv,
+      {"model", "pooling", "max-length", "threads", "format", "batch", "seq", "runs",
+       "reference-dir", "dump-hidden"},
+      {"normalize", "no-normalize", "no-truncate", "similarity", "ids", "benchmark", "help"});
   if (args.has("help")) {
     std::cout << kUsage;
     return 0;
@@ -176,7 +182,8 @@ int run(int argc, char** argv) {
   if (options.model_dir.empty()) throw cli::UsageError("--model DIR is required");
   const int threads = static_cast<int>(args.get_int("threads", 0, 0, 1024));
   eigenformer::set_num_threads(threads);
-  if (args.has("benchmark")) return run_benchmark(args, options.model_dir, eigenformer::num_threads());
+  if (args.has("benchmark"))
+    return run_benchmark(args, options.model_dir, eigenformer::num_threads());
   if (args.has("reference-dir")) return run_reference(args, options.model_dir);
 
   options.pooling = args.get_or("pooling", "auto");
@@ -192,7 +199,8 @@ int run(int argc, char** argv) {
     throw cli::UsageError("--similarity needs sentence embeddings, not --pooling none");
 
   const auto start = Clock::now();
-  const auto encoder = eigenformer::SentenceEncoder<float>::load(options.model_dir, encoder_options(args, options));
+  const auto encoder =
+      eigenformer::SentenceEncoder<float>::load(options.model_dir, encoder_options(args, options));
   const std::vector<std::string> texts = read_texts(args.positional());
   std::cerr << "loaded " << options.model_dir << " in " << milliseconds_since(start) << " ms\n";
 
@@ -221,7 +229,8 @@ int run(int argc, char** argv) {
           char buffer[32];
           row += "[";
           for (Index c = 0; c < tokens.cols(); ++c) {
-            std::snprintf(buffer, sizeof buffer, "%s%.8g", c ? ", " : "", static_cast<double>(tokens(r, c)));
+            std::snprintf(buffer, sizeof buffer, "%s%.8g", c ? ", " : "",
+                          static_cast<double>(tokens(r, c)));
             row += buffer;
           }
           std::cout << row << "]";
@@ -242,7 +251,8 @@ int run(int argc, char** argv) {
     print_matrix_rows(embeddings, options.format);
   }
   if (texts.size() >= 256) std::cerr << '\n';
-  std::cerr << "encoded " << texts.size() << " texts in " << milliseconds_since(encode_start) << " ms\n";
+  std::cerr << "encoded " << texts.size() << " texts in " << milliseconds_since(encode_start)
+            << " ms\n";
   return 0;
 }
 

@@ -40,14 +40,15 @@ template <typename A, typename B>
 ::testing::AssertionResult all_close(const Eigen::MatrixBase<A>& actual,
                                      const Eigen::MatrixBase<B>& expected, double tolerance) {
   if (actual.rows() != expected.rows() || actual.cols() != expected.cols())
-    return ::testing::AssertionFailure() << "shape " << actual.rows() << "x" << actual.cols()
-                                         << " != expected " << expected.rows() << "x"
-                                         << expected.cols();
+    return ::testing::AssertionFailure()
+           << "shape " << actual.rows() << "x" << actual.cols() << " != expected "
+           << expected.rows() << "x" << expected.cols();
   double worst = 0;
   Index worst_row = 0, worst_col = 0;
   for (Index r = 0; r < actual.rows(); ++r)
     for (Index c = 0; c < actual.cols(); ++c) {
-      const double diff = std::abs(static_cast<double>(actual(r, c)) - static_cast<double>(expected(r, c)));
+      const double diff =
+          std::abs(static_cast<double>(actual(r, c)) - static_cast<double>(expected(r, c)));
       if (!(diff <= worst)) {  // also catches NaN
         worst = std::isnan(diff) ? INFINITY : diff;
         worst_row = r;

@@ -17,9 +17,10 @@ using testing::random_matrix;
 template <typename T>
 class BlockedAttentionTest : public ::testing::Test {
  protected:
-  void expect_same(Index queries, Index keys, const AttentionMask<T>& mask, AttentionBlocking blocking) {
-    const Matrix<T> q = random_matrix<T>(queries, 16, 1, 2.0), k = random_matrix<T>(keys, 16, 2, 2.0),
-                    v = random_matrix<T>(keys, 8, 3);
+  void expect_same(Index queries, Index keys, const AttentionMask<T>& mask,
+                   AttentionBlocking blocking) {
+    const Matrix<T> q = random_matrix<T>(queries, 16, 1, 2.0),
+                    k = random_matrix<T>(keys, 16, 2, 2.0), v = random_matrix<T>(keys, 8, 3);
     Matrix<T> expected(queries, 8), actual(queries, 8), probabilities;
     BlockedAttentionWorkspace<T> workspace;
     materialized_attention<T>(q, k, v, mask, T(0.25), expected, probabilities);
@@ -70,8 +71,8 @@ TYPED_TEST(BlockedAttentionTest, FixtureWithLargeLogitsThroughBlocks) {
     Matrix<T> out(333, 32);
     BlockedAttentionWorkspace<T> workspace;
     blocked_attention<T>(q.middleRows(h * 333, 333), k.middleRows(h * 333, 333),
-                         v.middleRows(h * 333, 333), AttentionMask<T>(), default_attention_scale<T>(32),
-                         out, workspace, {32, 50});
+                         v.middleRows(h * 333, 333), AttentionMask<T>(),
+                         default_attention_scale<T>(32), out, workspace, {32, 50});
     EXPECT_TRUE(all_close(out, expected.middleRows(h * 333, 333), 1e-5)) << "head " << h;
   }
 }
@@ -80,11 +81,13 @@ TYPED_TEST(BlockedAttentionTest, FixtureWithLargeLogitsThroughBlocks) {
 // sequence length (the materialised path would need a 2048 x 2048 matrix here).
 TEST(BlockedAttentionMemory, WorkspaceIsIndependentOfSequenceLength) {
   const Index length = 2048;
-  const Matrix<float> q = random_matrix<float>(length, 64, 6), k = random_matrix<float>(length, 64, 7),
+  const Matrix<float> q = random_matrix<float>(length, 64, 6),
+                      k = random_matrix<float>(length, 64, 7),
                       v = random_matrix<float>(length, 64, 8);
   Matrix<float> out(length, 64);
   AttentionWorkspace<float> workspace;
-  scaled_dot_product_attention<float>(q, k, v, AttentionMask<float>::causal_mask(), 0.125f, out, workspace);
+  scaled_dot_product_attention<float>(q, k, v, AttentionMask<float>::causal_mask(), 0.125f, out,
+                                      workspace);
   EXPECT_EQ(workspace.probabilities.size(), 0);
   const AttentionBlocking blocking;
   EXPECT_LE(workspace.blocked.logits.size(), blocking.query_block * blocking.key_block);

@@ -29,21 +29,23 @@ TYPED_TEST(MultiHeadAttentionTest, PackedProjectionWithKeyPaddingAndAverageWeigh
   AttentionMask<T> mask;
   mask.key_padding.emplace(padded);
   std::vector<Matrix<T>> weights;
-  const Matrix<T> out = mha.forward(c.at("mha_self.x").matrix(), SequenceBatch::uniform(2, 5), mask, &weights);
+  const Matrix<T> out =
+      mha.forward(c.at("mha_self.x").matrix(), SequenceBatch::uniform(2, 5), mask, &weights);
   EXPECT_TRUE(all_close(out, c.at("mha_self.out").matrix(), 1e-5));
   const auto expected_weights = c.at("mha_self.avg_weights").matrix();
   ASSERT_EQ(weights.size(), 2u);
   for (Index b = 0; b < 2; ++b)
-    EXPECT_TRUE(all_close(weights[b], expected_weights.middleRows(b * 5, 5), 1e-6)) << "sequence " << b;
+    EXPECT_TRUE(all_close(weights[b], expected_weights.middleRows(b * 5, 5), 1e-6))
+        << "sequence " << b;
 }
 
 TYPED_TEST(MultiHeadAttentionTest, SeparateProjectionsWithKdimAndVdim) {
   using T = TypeParam;
   const auto& c = this->cases;
   const auto mha = MultiHeadAttention<T>::load(c, "mha_cross.", 12, 3, true, 10, 6);
-  const Matrix<T> out = mha.forward(c.at("mha_cross.query").matrix(), c.at("mha_cross.key").matrix(),
-                                    c.at("mha_cross.value").matrix(), SequenceBatch::uniform(2, 4),
-                                    SequenceBatch::uniform(2, 6));
+  const Matrix<T> out = mha.forward(
+      c.at("mha_cross.query").matrix(), c.at("mha_cross.key").matrix(),
+      c.at("mha_cross.value").matrix(), SequenceBatch::uniform(2, 4), SequenceBatch::uniform(2, 6));
   EXPECT_TRUE(all_close(out, c.at("mha_cross.out").matrix(), 1e-5));
 }
 

@@ -10,8 +10,8 @@ namespace eigenformer {
 namespace {
 
 using testing::all_close;
-using testing::random_matrix;
 using testing::fixture;
+using testing::random_matrix;
 
 template <typename T>
 class SdpaTest : public ::testing::Test {};
@@ -31,7 +31,8 @@ auto head(const Tensor<T>& tensor, Index b, Index h) {
 }
 
 template <typename T>
-void check_case(const std::string& name, const std::function<AttentionMask<T>(Index, Index)>& mask_for,
+void check_case(const std::string& name,
+                const std::function<AttentionMask<T>(Index, Index)>& mask_for,
                 std::optional<T> scale, double tolerance) {
   const auto& q = cases<T>().at(name + ".q");
   const auto& k = cases<T>().at(name + ".k");
@@ -41,54 +42,66 @@ void check_case(const std::string& name, const std::function<AttentionMask<T>(In
     for (Index h = 0; h < q.dim(1); ++h) {
       const Matrix<T> out = scaled_dot_product_attention<T>(head(q, b, h), head(k, b, h),
                                                             head(v, b, h), mask_for(b, h), scale);
-      EXPECT_TRUE(all_close(out, head(expected, b, h), tolerance)) << name << " b=" << b << " h=" << h;
+      EXPECT_TRUE(all_close(out, head(expected, b, h), tolerance))
+          << name << " b=" << b << " h=" << h;
     }
 }
 
 TYPED_TEST(SdpaTest, MatchesPyTorchWithoutMask) {
   using T = TypeParam;
-  check_case<T>("sdpa_basic", [](Index, Index) { return AttentionMask<T>(); }, std::nullopt, 1e-5);
+  check_case<T>(
+      "sdpa_basic", [](Index, Index) { return AttentionMask<T>(); }, std::nullopt, 1e-5);
 }
 
 TYPED_TEST(SdpaTest, MatchesPyTorchCausal) {
   using T = TypeParam;
-  check_case<T>("sdpa_causal", [](Index, Index) { return AttentionMask<T>::causal_mask(); },
-                std::nullopt, 1e-5);
+  check_case<T>(
+      "sdpa_causal", [](Index, Index) { return AttentionMask<T>::causal_mask(); }, std::nullopt,
+      1e-5);
 }
 
 TYPED_TEST(SdpaTest, MatchesPyTorchBooleanMask) {
   using T = TypeParam;
   const BoolMatrix allowed = cases<T>().at("sdpa_boolmask.allowed").matrix().array() != T(0);
-  check_case<T>("sdpa_boolmask", [&](Index, Index) {
-    AttentionMask<T> mask;
-    mask.allowed.emplace(allowed);
-    return mask;
-  }, std::nullopt, 1e-5);
+  check_case<T>(
+      "sdpa_boolmask",
+      [&](Index, Index) {
+        AttentionMask<T> mask;
+        mask.allowed.emplace(allowed);
+        return mask;
+      },
+      std::nullopt, 1e-5);
 }
 
 TYPED_TEST(SdpaTest, MatchesPyTorchAdditiveMask) {
   using T = TypeParam;
   const auto& bias = cases<T>().at("sdpa_floatmask.bias");  // (B, 1, L, S)
-  check_case<T>("sdpa_floatmask", [&](Index b, Index) {
-    AttentionMask<T> mask;
-    mask.additive.emplace(head(bias, b, 0));
-    return mask;
-  }, std::nullopt, 1e-5);
+  check_case<T>(
+      "sdpa_floatmask",
+      [&](Index b, Index) {
+        AttentionMask<T> mask;
+        mask.additive.emplace(head(bias, b, 0));
+        return mask;
+      },
+      std::nullopt, 1e-5);
 }
 
 TYPED_TEST(SdpaTest, MatchesPyTorchExplicitScale) {
   using T = TypeParam;
-  check_case<T>("sdpa_scale", [](Index, Index) { return AttentionMask<T>(); }, T(0.5), 1e-5);
+  check_case<T>(
+      "sdpa_scale", [](Index, Index) { return AttentionMask<T>(); }, T(0.5), 1e-5);
 }
 
 TYPED_TEST(SdpaTest, StableForLogitsInTheHundreds) {
   using T = TypeParam;
-  check_case<T>("sdpa_long", [](Index, Index) { return AttentionMask<T>(); }, std::nullopt, 1e-5);
+  check_case<T>(
+      "sdpa_long", [](Index, Index) { return AttentionMask<T>(); }, std::nullopt, 1e-5);
 }
 
 TYPED_TEST(SdpaTest, PermutingKeysAndValuesTogetherLeavesOutputUnchanged) {
   using T = TypeParam;
-  const Matrix<T> q = random_matrix<T>(5, 8, 1), k = random_matrix<T>(9, 8, 2), v = random_matrix<T>(9, 3, 3);
+  const Matrix<T> q = random_matrix<T>(5, 8, 1), k = random_matrix<T>(9, 8, 2),
+                  v = random_matrix<T>(9, 3, 3);
   std::vector<int> order(9);
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), std::mt19937(4));
@@ -104,7 +117,8 @@ TYPED_TEST(SdpaTest, PermutingKeysAndValuesTogetherLeavesOutputUnchanged) {
 TYPED_TEST(SdpaTest, CausalOutputIgnoresLaterTokens) {
   using T = TypeParam;
   Matrix<T> x = random_matrix<T>(7, 4, 5);
-  const Matrix<T> before = scaled_dot_product_attention<T>(x, x, x, AttentionMask<T>::causal_mask());
+  const Matrix<T> before =
+      scaled_dot_product_attention<T>(x, x, x, AttentionMask<T>::causal_mask());
   x.bottomRows(3) = random_matrix<T>(3, 4, 6);
   const Matrix<T> after = scaled_dot_product_attention<T>(x, x, x, AttentionMask<T>::causal_mask());
   EXPECT_TRUE(all_close(after.topRows(4), before.topRows(4), 0));
@@ -113,7 +127,8 @@ TYPED_TEST(SdpaTest, CausalOutputIgnoresLaterTokens) {
 
 TYPED_TEST(SdpaTest, FullyMaskedRowIsZero) {
   using T = TypeParam;
-  const Matrix<T> q = random_matrix<T>(3, 4, 7), k = random_matrix<T>(5, 4, 8), v = random_matrix<T>(5, 2, 9);
+  const Matrix<T> q = random_matrix<T>(3, 4, 7), k = random_matrix<T>(5, 4, 8),
+                  v = random_matrix<T>(5, 2, 9);
   BoolMatrix allowed = BoolMatrix::Constant(3, 5, true);
   allowed.row(1).setConstant(false);
   AttentionMask<T> mask;
@@ -126,7 +141,8 @@ TYPED_TEST(SdpaTest, FullyMaskedRowIsZero) {
 
 TYPED_TEST(SdpaTest, CausalWithMoreKeysThanQueriesUsesTopLeftTriangle) {
   using T = TypeParam;
-  const Matrix<T> q = random_matrix<T>(2, 4, 10), k = random_matrix<T>(4, 4, 11), v = random_matrix<T>(4, 3, 12);
+  const Matrix<T> q = random_matrix<T>(2, 4, 10), k = random_matrix<T>(4, 4, 11),
+                  v = random_matrix<T>(4, 3, 12);
   BoolMatrix allowed(2, 4);
   allowed << 1, 0, 0, 0, 1, 1, 0, 0;  // tril(ones(L, S)), as PyTorch's is_causal builds it
   AttentionMask<T> explicit_mask;
@@ -137,7 +153,8 @@ TYPED_TEST(SdpaTest, CausalWithMoreKeysThanQueriesUsesTopLeftTriangle) {
 
 TYPED_TEST(SdpaTest, RejectsMismatchedShapes) {
   using T = TypeParam;
-  const Matrix<T> q = random_matrix<T>(3, 4, 1), k = random_matrix<T>(5, 3, 2), v = random_matrix<T>(5, 2, 3);
+  const Matrix<T> q = random_matrix<T>(3, 4, 1), k = random_matrix<T>(5, 3, 2),
+                  v = random_matrix<T>(5, 2, 3);
   EXPECT_THROW(scaled_dot_product_attention<T>(q, k, v), ShapeError);
   const Matrix<T> k_ok = random_matrix<T>(5, 4, 2);
   BoolMatrix wrong = BoolMatrix::Constant(3, 4, true);

@@ -40,7 +40,8 @@ TEST(TextEncoderCli, MeanPooledNormalizedEmbeddingsMatchReference) {
   ASSERT_EQ(result.exit_code, 0);
   const auto lines = lines_of(result.out);
   ASSERT_EQ(lines.size(), 2u) << result.out;
-  const auto expected = testing::fixture<float>("bert/io.safetensors").at("mean_pooled_normalized").matrix();
+  const auto expected =
+      testing::fixture<float>("bert/io.safetensors").at("mean_pooled_normalized").matrix();
   for (Index row = 0; row < 2; ++row) {
     const auto values = nlohmann::json::parse(lines[row]).get<std::vector<float>>();
     ASSERT_EQ(static_cast<Index>(values.size()), expected.cols());
@@ -51,16 +52,20 @@ TEST(TextEncoderCli, MeanPooledNormalizedEmbeddingsMatchReference) {
 
 TEST(TextEncoderCli, ReadsStandardInputAndPrintsIdsOrSimilarity) {
   const auto sentences = fixture_sentences();
-  const auto ids = run_command("--model " + data_path("bert") + " --ids", sentences[1] + "\n" + sentences[2] + "\n");
+  const auto ids = run_command("--model " + data_path("bert") + " --ids",
+                               sentences[1] + "\n" + sentences[2] + "\n");
   ASSERT_EQ(ids.exit_code, 0);
   const auto lines = lines_of(ids.out);
   ASSERT_EQ(lines.size(), 2u);
-  const Matrix<std::int64_t> reference =
-      SafeTensorsFile::open(data_path("bert/io.safetensors"))->tensor<std::int64_t>("input_ids").matrix();
+  const Matrix<std::int64_t> reference = SafeTensorsFile::open(data_path("bert/io.safetensors"))
+                                             ->tensor<std::int64_t>("input_ids")
+                                             .matrix();
   const auto first = nlohmann::json::parse(lines[0]).get<std::vector<std::int64_t>>();
-  for (std::size_t i = 0; i < first.size(); ++i) EXPECT_EQ(first[i], reference(1, static_cast<Index>(i)));
+  for (std::size_t i = 0; i < first.size(); ++i)
+    EXPECT_EQ(first[i], reference(1, static_cast<Index>(i)));
 
-  const auto similarity = run_command("--model " + data_path("bert") + " --similarity --format tsv a b c");
+  const auto similarity =
+      run_command("--model " + data_path("bert") + " --similarity --format tsv a b c");
   ASSERT_EQ(similarity.exit_code, 0);
   const auto rows = lines_of(similarity.out);
   ASSERT_EQ(rows.size(), 3u);
@@ -71,9 +76,13 @@ TEST(TextEncoderCli, BadUsageAndBadInputFailCleanly) {
   EXPECT_EQ(run_command("--pooling mean hello").exit_code, 2);  // no --model
   EXPECT_EQ(run_command("--model " + data_path("bert") + " --pooling median hi").exit_code, 2);
   EXPECT_EQ(run_command("--model /nonexistent hello").exit_code, 1);
-  const auto invalid_utf8 = run_command("--model " + data_path("bert"), std::string("ok\n\xff\xfe\n"));
+  const auto invalid_utf8 =
+      run_command("--model " + data_path("bert"), std::string("ok\n\xff\xfe\n"));
   EXPECT_EQ(invalid_utf8.exit_code, 1);
-  EXPECT_EQ(run_command("--model " + data_path("bert") + " --no-truncate --max-length 4 'a b c d e f'").exit_code, 1);
+  EXPECT_EQ(
+      run_command("--model " + data_path("bert") + " --no-truncate --max-length 4 'a b c d e f'")
+          .exit_code,
+      1);
 }
 
 }  // namespace

@@ -47,7 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     expect_load_or_error([&] { eigenformer::RTDetrImageProcessor::from_json(config); });
     expect_load_or_error([&] {
       const auto rtdetr = eigenformer::RTDetrConfig::from_json(config);
-      if (rtdetr.backbone_config) eigenformer::RTDetrResNetConfig::from_json(*rtdetr.backbone_config);
+      if (rtdetr.backbone_config)
+        eigenformer::RTDetrResNetConfig::from_json(*rtdetr.backbone_config);
     });
   });
   return 0;

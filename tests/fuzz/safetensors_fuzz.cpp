@@ -32,14 +32,16 @@ void read_every_element(const SafeTensorsFile& file, const eigenformer::TensorIn
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   eigenformer::fuzz::expect_load_or_error([&] {
-    const auto file = SafeTensorsFile::from_bytes("fuzz.safetensors", std::vector<unsigned char>(data, data + size));
+    const auto file = SafeTensorsFile::from_bytes("fuzz.safetensors",
+                                                  std::vector<unsigned char>(data, data + size));
     for (const auto& info : file->tensors()) {
       require(file->contains(info.name), "every listed tensor can be looked up");
       require(info.begin <= info.end && 8 + info.end <= size, "offsets lie inside the file");
       read_every_element<float>(*file, info);
       read_every_element<double>(*file, info);
       // Floating-point data is refused as integers (a FormatError); integer data converts.
-      eigenformer::fuzz::expect_load_or_error([&] { read_every_element<std::int64_t>(*file, info); });
+      eigenformer::fuzz::expect_load_or_error(
+          [&] { read_every_element<std::int64_t>(*file, info); });
     }
   });
   return 0;

@@ -28,12 +28,13 @@ inline void check_encoding(const BertTokenizer& tokenizer, const Encoding& encod
 
 // Encodes `first` (and `second` when given) and checks the result; returns nullopt when the
 // tokenizer refused with an eigenformer::Error, which only `may_throw` allows.
-inline std::optional<Encoding> checked_encode(const BertTokenizer& tokenizer, std::string_view first,
+inline std::optional<Encoding> checked_encode(const BertTokenizer& tokenizer,
+                                              std::string_view first,
                                               const std::optional<std::string_view>& second,
                                               const EncodeOptions& options, bool may_throw) {
   try {
-    Encoding encoding = second ? tokenizer.encode_pair(first, *second, options)
-                               : tokenizer.encode(first, options);
+    Encoding encoding =
+        second ? tokenizer.encode_pair(first, *second, options) : tokenizer.encode(first, options);
     check_encoding(tokenizer, encoding, options);
     return encoding;
   } catch (const Error&) {

@@ -29,7 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static eigenformer::fuzz::MemoryFile file;
   std::string contents = size > 0 && (data[0] & 1) ? "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n" : "";
   contents.append(reinterpret_cast<const char*>(data), size);
-  const std::string& path = file.write(reinterpret_cast<const std::uint8_t*>(contents.data()), contents.size());
+  const std::string& path =
+      file.write(reinterpret_cast<const std::uint8_t*>(contents.data()), contents.size());
   eigenformer::fuzz::expect_load_or_error([&] {
     check_vocabulary(eigenformer::Vocabulary::read_vocab_txt(path), contents.size());
     const auto tokenizer = eigenformer::BertTokenizer::from_vocab_file(path);

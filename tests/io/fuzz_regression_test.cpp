@@ -31,8 +31,9 @@ std::vector<unsigned char> safetensors_bytes(const std::string& header) {
 TEST(FuzzRegressionTest, ShapeWhosePartialProductOverflowsIndexIsRejected) {
   const auto bytes = safetensors_bytes(
       R"({"w":{"dtype":"F32","shape":[4611686018427387904,3,0],"data_offsets":[0,0]}})");
-  EXPECT_TRUE(throws_with<FormatError>([&] { SafeTensorsFile::from_bytes("odd.safetensors", bytes); },
-                                       {"odd.safetensors", "tensor 'w'", "overflows"}));
+  EXPECT_TRUE(
+      throws_with<FormatError>([&] { SafeTensorsFile::from_bytes("odd.safetensors", bytes); },
+                               {"odd.safetensors", "tensor 'w'", "overflows"}));
 }
 
 // The largest partial product that fits is still accepted: an empty tensor.
@@ -48,8 +49,8 @@ TEST(FuzzRegressionTest, EmptyTensorWithLargeLeadingDimensionStillLoads) {
 TEST(FuzzRegressionTest, NumberOutOfDoubleRangeIsAFormatError) {
   TempDir dir;
   const std::string path = dir.write("config.json", R"({"layer_norm_eps": 1e400})");
-  EXPECT_TRUE(throws_with<FormatError>([&] { JsonConfig::load(path); },
-                                       {path, "invalid JSON", "1e400"}));
+  EXPECT_TRUE(
+      throws_with<FormatError>([&] { JsonConfig::load(path); }, {path, "invalid JSON", "1e400"}));
 }
 
 }  // namespace

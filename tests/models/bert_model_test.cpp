@@ -47,7 +47,8 @@ TYPED_TEST(BertModelTest, EveryHiddenStateMatchesHuggingFace) {
   const auto out = this->run(true);
   ASSERT_EQ(out.hidden_states.size(), 3u);
   for (std::size_t i = 0; i < 3; ++i)
-    EXPECT_TRUE(all_close(out.hidden_states[i], this->io.at("hidden_states." + std::to_string(i)).matrix(), 1e-5))
+    EXPECT_TRUE(all_close(out.hidden_states[i],
+                          this->io.at("hidden_states." + std::to_string(i)).matrix(), 1e-5))
         << "hidden_states." << i;
 }
 
@@ -68,7 +69,8 @@ TYPED_TEST(BertModelTest, PackedSequencesMatchPaddedBatch) {
   std::vector<std::int64_t> packed_ids, packed_types;
   for (Index b = 0; b < ids.rows(); ++b) {
     lengths.push_back(mask.row(b).sum());
-    for (Index p = 0; p < lengths.back(); ++p) packed_ids.push_back(ids(b, p)), packed_types.push_back(types(b, p));
+    for (Index p = 0; p < lengths.back(); ++p)
+      packed_ids.push_back(ids(b, p)), packed_types.push_back(types(b, p));
   }
   const auto packed = this->model().forward_packed(
       Eigen::Map<TokenIdVector>(packed_ids.data(), packed_ids.size()),
@@ -89,7 +91,8 @@ TYPED_TEST(BertModelTest, ThreadedForwardMatchesSingleThread) {
   const auto threaded = this->run(true);
   set_num_threads(0);
   for (std::size_t i = 0; i < serial.hidden_states.size(); ++i)
-    EXPECT_TRUE(all_close(threaded.hidden_states[i], serial.hidden_states[i], 1e-6)) << "hidden_states." << i;
+    EXPECT_TRUE(all_close(threaded.hidden_states[i], serial.hidden_states[i], 1e-6))
+        << "hidden_states." << i;
   EXPECT_TRUE(all_close(threaded.pooler_output, serial.pooler_output, 1e-6));
 }
 
@@ -118,7 +121,8 @@ TEST(BertLoading, UnsupportedOrBrokenFoldersAreClearErrors) {
       BertModel<float>::load(dir.string());
       ADD_FAILURE() << "expected an error mentioning " << needle;
     } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << needle << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
+          << needle << ": " << e.what();
     }
   };
   expect_message("config.json");

@@ -35,8 +35,8 @@ std::vector<std::string> texts() {
           "Hello, world!",
           "The QUICK brown fox jumps over the lazy dog's back...",
           "Caf\xc3\xa9 na\xc3\xafve r\xc3\xa9sum\xc3\xa9 \xe4\xbd\xa0\xe5\xa5\xbd [MASK] tokens",
-          std::string(300, 'a') + " a very long word, then many short ones: " +
-              std::string(200, ' ') + "x y z",
+          std::string(300, 'a') +
+              " a very long word, then many short ones: " + std::string(200, ' ') + "x y z",
           "a",
           "Numbers 3.14159 and symbols #@! mixed with words",
           "Short."};
@@ -71,7 +71,8 @@ class ConcurrencyTest : public ::testing::Test {
     const Eigen::Map<const TokenIdVector> ids(encoding.ids.data(), encoding.size());
     const Eigen::Map<const TokenIdVector> types(encoding.type_ids.data(), encoding.size());
     result.hidden =
-        model().forward_packed(ids, types, SequenceBatch::single(encoding.size()), false, workspace)
+        model()
+            .forward_packed(ids, types, SequenceBatch::single(encoding.size()), false, workspace)
             .last_hidden_state;
     return result;
   }
@@ -83,7 +84,8 @@ class ConcurrencyTest : public ::testing::Test {
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t)
       threads.emplace_back([&, t] {
-        for (int rep = 0; rep < kRepetitions && failures[t].empty(); ++rep) failures[t] = work(t, rep);
+        for (int rep = 0; rep < kRepetitions && failures[t].empty(); ++rep)
+          failures[t] = work(t, rep);
       });
     for (auto& thread : threads) thread.join();
     std::vector<std::string> out;
@@ -122,10 +124,12 @@ TEST_F(ConcurrencyTest, PaddedBatchesSharedByFourThreadsGiveSerialResults) {
   std::vector<Matrix<float>> serial;
   for (int t = 0; t < kThreads; ++t) {
     std::vector<std::string> batch;
-    for (int k = 0; k < 3; ++k) batch.push_back(inputs[static_cast<std::size_t>(t + k) % inputs.size()]);
+    for (int k = 0; k < 3; ++k)
+      batch.push_back(inputs[static_cast<std::size_t>(t + k) % inputs.size()]);
     batches.push_back(tokenizer().encode_batch(batch, options));
     serial.push_back(
-        model().forward(batches.back().ids, batches.back().attention_mask, batches.back().type_ids)
+        model()
+            .forward(batches.back().ids, batches.back().attention_mask, batches.back().type_ids)
             .last_hidden_state);
   }
 

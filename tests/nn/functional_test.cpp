@@ -28,9 +28,12 @@ using Scalars = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(FunctionalTest, Scalars);
 
 TYPED_TEST(FunctionalTest, ActivationsMatchPyTorch) {
-  EXPECT_TRUE(all_close(this->activated(Activation::GELU), this->cases.at("fn.gelu_erf").matrix(), 1e-6));
-  EXPECT_TRUE(all_close(this->activated(Activation::GELUTanh), this->cases.at("fn.gelu_tanh").matrix(), 1e-6));
-  EXPECT_TRUE(all_close(this->activated(Activation::SiLU), this->cases.at("fn.silu").matrix(), 1e-6));
+  EXPECT_TRUE(
+      all_close(this->activated(Activation::GELU), this->cases.at("fn.gelu_erf").matrix(), 1e-6));
+  EXPECT_TRUE(all_close(this->activated(Activation::GELUTanh),
+                        this->cases.at("fn.gelu_tanh").matrix(), 1e-6));
+  EXPECT_TRUE(
+      all_close(this->activated(Activation::SiLU), this->cases.at("fn.silu").matrix(), 1e-6));
   EXPECT_TRUE(all_close(this->activated(Activation::ReLU), this->cases.at("fn.relu").matrix(), 0));
 }
 

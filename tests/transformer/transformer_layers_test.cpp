@@ -44,9 +44,10 @@ TYPED_TEST(TransformerLayerTest, PostNormDecoderWithCausalSelfAttentionAndPadded
   const BoolVector padded = c.at("dec_post_relu.memory_key_padding_mask").vector().array() != T(0);
   AttentionMask<T> memory_mask;
   memory_mask.key_padding.emplace(padded);
-  const Matrix<T> out = layer.forward(c.at("dec_post_relu.tgt").matrix(), c.at("dec_post_relu.memory").matrix(),
-                                      SequenceBatch::uniform(2, 5), SequenceBatch::uniform(2, 8),
-                                      AttentionMask<T>::causal_mask(), memory_mask);
+  const Matrix<T> out =
+      layer.forward(c.at("dec_post_relu.tgt").matrix(), c.at("dec_post_relu.memory").matrix(),
+                    SequenceBatch::uniform(2, 5), SequenceBatch::uniform(2, 8),
+                    AttentionMask<T>::causal_mask(), memory_mask);
   EXPECT_TRUE(all_close(out, c.at("dec_post_relu.out").matrix(), 1e-5));
 }
 
@@ -57,7 +58,8 @@ TYPED_TEST(TransformerLayerTest, MissingTensorIsNamed) {
     TransformerEncoderLayer<T>::load(this->cases, "layers.0.", config);
     FAIL() << "expected an error";
   } catch (const FormatError& e) {
-    EXPECT_NE(std::string(e.what()).find("missing tensor 'layers.0."), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("missing tensor 'layers.0."), std::string::npos)
+        << e.what();
   }
   config.dim_feedforward = 41;
   EXPECT_THROW(TransformerEncoderLayer<T>::load(this->cases, "enc_post_relu.", config), ShapeError);

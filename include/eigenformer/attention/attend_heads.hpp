@@ -91,7 +91,8 @@ void attend_heads(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixVi
                                   workspace.probabilities);
         (*average_weights)[b] += workspace.probabilities / T(num_heads);
       } else {
-        scaled_dot_product_attention<T>(q_head, k_head, v_head, local_mask, scale, out_head, workspace);
+        scaled_dot_product_attention<T>(q_head, k_head, v_head, local_mask, scale, out_head,
+                                        workspace);
       }
     }
   }

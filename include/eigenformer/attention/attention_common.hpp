@@ -20,7 +20,8 @@ template <typename T>
 void check_attention_shapes(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixView<T>& v,
                             Index out_rows, Index out_cols) {
   if (k.cols() != q.cols())
-    throw ShapeError(concat("attention: queries have width ", q.cols(), " but keys have ", k.cols()));
+    throw ShapeError(
+        concat("attention: queries have width ", q.cols(), " but keys have ", k.cols()));
   if (v.rows() != k.rows())
     throw ShapeError(concat("attention: ", k.rows(), " keys but ", v.rows(), " values"));
   if (out_rows != q.rows() || out_cols != v.cols())

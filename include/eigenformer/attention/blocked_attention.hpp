@@ -9,8 +9,8 @@
 // and the output is acc / l. Extra memory is O(block_q x (block_k + d)) however long the
 // sequences are, instead of the L x S probability matrix.
 
-#include <eigenformer/attention/attention_mask.hpp>
 #include <eigenformer/attention/attention_common.hpp>
+#include <eigenformer/attention/attention_mask.hpp>
 #include <eigenformer/core/types.hpp>
 
 #include <algorithm>

@@ -11,9 +11,9 @@ namespace eigenformer {
 // Materialised attention: the L x S probabilities are formed in `probabilities` (resized as
 // needed, reusable across calls), which afterwards holds the attention weights.
 template <typename T>
-void materialized_attention(const MatrixView<T>& q, const MatrixView<T>& k,
-                                  const MatrixView<T>& v, const AttentionMask<T>& mask, T scale,
-                                  MutableMatrixView<T> out, Matrix<T>& probabilities) {
+void materialized_attention(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixView<T>& v,
+                            const AttentionMask<T>& mask, T scale, MutableMatrixView<T> out,
+                            Matrix<T>& probabilities) {
   detail::check_attention_shapes<T>(q, k, v, out.rows(), out.cols());
   mask.check(q.rows(), k.rows());
   probabilities.resize(q.rows(), k.rows());

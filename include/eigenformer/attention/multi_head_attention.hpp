@@ -3,8 +3,8 @@
 // batch of sequences stacked as rows (see SequenceBatch): the projections are single GEMMs
 // over all rows, and each (sequence, head) pair attends over column blocks of them.
 
-#include <eigenformer/attention/attention_mask.hpp>
 #include <eigenformer/attention/attend_heads.hpp>
+#include <eigenformer/attention/attention_mask.hpp>
 #include <eigenformer/core/sequence_batch.hpp>
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/nn/linear.hpp>
@@ -20,17 +20,20 @@ class MultiHeadAttention {
   MultiHeadAttention() = default;
   MultiHeadAttention(Linear<T> query, Linear<T> key, Linear<T> value, Linear<T> output,
                      Index num_heads)
-      : query_(std::move(query)), key_(std::move(key)), value_(std::move(value)),
-        output_(std::move(output)), num_heads_(num_heads) {
+      : query_(std::move(query)),
+        key_(std::move(key)),
+        value_(std::move(value)),
+        output_(std::move(output)),
+        num_heads_(num_heads) {
     const Index embed = query_.out_features();
     if (num_heads_ <= 0 || embed % num_heads_ != 0)
       throw ShapeError(detail::concat("MultiHeadAttention: embed_dim ", embed,
                                       " is not divisible by num_heads ", num_heads_));
     if (key_.out_features() != embed || value_.out_features() != embed ||
         output_.in_features() != embed)
-      throw ShapeError(detail::concat("MultiHeadAttention: projections disagree: query ", embed,
-                                      ", key ", key_.out_features(), ", value ",
-                                      value_.out_features(), ", output in ", output_.in_features()));
+      throw ShapeError(detail::concat(
+          "MultiHeadAttention: projections disagree: query ", embed, ", key ", key_.out_features(),
+          ", value ", value_.out_features(), ", output in ", output_.in_features()));
     fuse_self_attention_projection();
   }
 
@@ -38,11 +41,12 @@ class MultiHeadAttention {
   // and vdim equal embed_dim, else `q_proj_weight`, `k_proj_weight`, `v_proj_weight`;
   // `in_proj_bias` and `out_proj.{weight,bias}`.
   static MultiHeadAttention load(const StateDict<T>& weights, const std::string& prefix,
-                                 Index embed_dim, Index num_heads, bool bias = true,
-                                 Index kdim = 0, Index vdim = 0) {
+                                 Index embed_dim, Index num_heads, bool bias = true, Index kdim = 0,
+                                 Index vdim = 0) {
     kdim = kdim ? kdim : embed_dim;
     vdim = vdim ? vdim : embed_dim;
-    const Tensor<T> in_bias = bias ? weights.at(prefix + "in_proj_bias", {3 * embed_dim}) : Tensor<T>();
+    const Tensor<T> in_bias =
+        bias ? weights.at(prefix + "in_proj_bias", {3 * embed_dim}) : Tensor<T>();
     auto bias_part = [&](Index part) {
       return bias ? in_bias.slice_rows(part * embed_dim, embed_dim) : Tensor<T>();
     };
@@ -57,10 +61,9 @@ class MultiHeadAttention {
       k = weights.at(prefix + "k_proj_weight", {embed_dim, kdim});
       v = weights.at(prefix + "v_proj_weight", {embed_dim, vdim});
     }
-    return MultiHeadAttention(Linear<T>(q, bias_part(0)), Linear<T>(k, bias_part(1)),
-                              Linear<T>(v, bias_part(2)),
-                              Linear<T>::load(weights, prefix + "out_proj.", embed_dim, embed_dim, bias),
-                              num_heads);
+    return MultiHeadAttention(
+        Linear<T>(q, bias_part(0)), Linear<T>(k, bias_part(1)), Linear<T>(v, bias_part(2)),
+        Linear<T>::load(weights, prefix + "out_proj.", embed_dim, embed_dim, bias), num_heads);
   }
 
   Index embed_dim() const { return query_.out_features(); }
@@ -114,7 +117,8 @@ class MultiHeadAttention {
   // same input width are stacked once here for the same effect.
   void fuse_self_attention_projection() {
     const Index in = query_.in_features();
-    const bool same_bias = query_.has_bias() == key_.has_bias() && key_.has_bias() == value_.has_bias();
+    const bool same_bias =
+        query_.has_bias() == key_.has_bias() && key_.has_bias() == value_.has_bias();
     if (key_.in_features() != in || value_.in_features() != in || !same_bias) return;
     fused_ = stack_outputs<T>({query_, key_, value_});
     has_fused_ = true;

@@ -43,8 +43,8 @@ Matrix<T> scaled_dot_product_attention(const MatrixView<T>& q, const MatrixView<
                                        std::optional<T> scale = std::nullopt) {
   Matrix<T> out(q.rows(), v.cols());
   AttentionWorkspace<T> workspace;
-  scaled_dot_product_attention<T>(q, k, v, mask, scale.value_or(default_attention_scale<T>(q.cols())),
-                                  out, workspace);
+  scaled_dot_product_attention<T>(
+      q, k, v, mask, scale.value_or(default_attention_scale<T>(q.cols())), out, workspace);
   return out;
 }
 

@@ -17,11 +17,13 @@ class SequenceBatch {
   explicit SequenceBatch(std::vector<Index> lengths) : lengths_(std::move(lengths)) {
     offsets_.reserve(lengths_.size() + 1);
     for (Index length : lengths_) {
-      if (length < 0) throw InvalidArgument(detail::concat("sequence length ", length, " is negative"));
+      if (length < 0)
+        throw InvalidArgument(detail::concat("sequence length ", length, " is negative"));
       offsets_.push_back(offsets_.back() + length);
     }
   }
-  SequenceBatch(std::initializer_list<Index> lengths) : SequenceBatch(std::vector<Index>(lengths)) {}
+  SequenceBatch(std::initializer_list<Index> lengths)
+      : SequenceBatch(std::vector<Index>(lengths)) {}
 
   static SequenceBatch uniform(Index count, Index length) {
     return SequenceBatch(std::vector<Index>(static_cast<std::size_t>(count), length));
@@ -40,8 +42,8 @@ class SequenceBatch {
 
   void check_rows(Index rows, const char* what) const {
     if (rows != total_rows())
-      throw ShapeError(detail::concat(what, " has ", rows, " rows but the sequence lengths add up to ",
-                                      total_rows()));
+      throw ShapeError(detail::concat(what, " has ", rows,
+                                      " rows but the sequence lengths add up to ", total_rows()));
   }
 
  private:

@@ -69,8 +69,8 @@ class Tensor {
   // (a packed `in_proj_weight` split into its query, key and value parts).
   Tensor slice_rows(Index begin, Index count) const {
     if (rank() < 1 || begin < 0 || count < 0 || begin + count > dim(0))
-      throw ShapeError(detail::concat("Tensor of shape ", detail::shape_string(shape_),
-                                      ": rows [", begin, ", ", begin + count, ") out of range"));
+      throw ShapeError(detail::concat("Tensor of shape ", detail::shape_string(shape_), ": rows [",
+                                      begin, ", ", begin + count, ") out of range"));
     Shape shape = shape_;
     shape[0] = count;
     const Index row_size = dim(0) == 0 ? 0 : size() / dim(0);

@@ -17,31 +17,45 @@ enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL };
 inline std::size_t dtype_size(DType dtype) {
   switch (dtype) {
     case DType::F64:
-    case DType::I64: return 8;
+    case DType::I64:
+      return 8;
     case DType::F32:
-    case DType::I32: return 4;
+    case DType::I32:
+      return 4;
     case DType::F16:
     case DType::BF16:
-    case DType::I16: return 2;
+    case DType::I16:
+      return 2;
     case DType::I8:
     case DType::U8:
-    case DType::BOOL: return 1;
+    case DType::BOOL:
+      return 1;
   }
   return 0;
 }
 
 inline const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::F64: return "F64";
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::I64: return "I64";
-    case DType::I32: return "I32";
-    case DType::I16: return "I16";
-    case DType::I8: return "I8";
-    case DType::U8: return "U8";
-    case DType::BOOL: return "BOOL";
+    case DType::F64:
+      return "F64";
+    case DType::F32:
+      return "F32";
+    case DType::F16:
+      return "F16";
+    case DType::BF16:
+      return "BF16";
+    case DType::I64:
+      return "I64";
+    case DType::I32:
+      return "I32";
+    case DType::I16:
+      return "I16";
+    case DType::I8:
+      return "I8";
+    case DType::U8:
+      return "U8";
+    case DType::BOOL:
+      return "BOOL";
   }
   return "?";
 }
@@ -113,16 +127,25 @@ inline float bfloat16_to_float(std::uint16_t b) {
 template <typename T>
 T convert_element(DType dtype, const unsigned char* bytes) {
   switch (dtype) {
-    case DType::F64: return static_cast<T>(load_unaligned<double>(bytes));
-    case DType::F32: return static_cast<T>(load_unaligned<float>(bytes));
-    case DType::F16: return static_cast<T>(half_to_float(load_unaligned<std::uint16_t>(bytes)));
-    case DType::BF16: return static_cast<T>(bfloat16_to_float(load_unaligned<std::uint16_t>(bytes)));
-    case DType::I64: return static_cast<T>(load_unaligned<std::int64_t>(bytes));
-    case DType::I32: return static_cast<T>(load_unaligned<std::int32_t>(bytes));
-    case DType::I16: return static_cast<T>(load_unaligned<std::int16_t>(bytes));
-    case DType::I8: return static_cast<T>(load_unaligned<std::int8_t>(bytes));
+    case DType::F64:
+      return static_cast<T>(load_unaligned<double>(bytes));
+    case DType::F32:
+      return static_cast<T>(load_unaligned<float>(bytes));
+    case DType::F16:
+      return static_cast<T>(half_to_float(load_unaligned<std::uint16_t>(bytes)));
+    case DType::BF16:
+      return static_cast<T>(bfloat16_to_float(load_unaligned<std::uint16_t>(bytes)));
+    case DType::I64:
+      return static_cast<T>(load_unaligned<std::int64_t>(bytes));
+    case DType::I32:
+      return static_cast<T>(load_unaligned<std::int32_t>(bytes));
+    case DType::I16:
+      return static_cast<T>(load_unaligned<std::int16_t>(bytes));
+    case DType::I8:
+      return static_cast<T>(load_unaligned<std::int8_t>(bytes));
     case DType::U8:
-    case DType::BOOL: return static_cast<T>(bytes[0]);
+    case DType::BOOL:
+      return static_cast<T>(bytes[0]);
   }
   return T{};
 }

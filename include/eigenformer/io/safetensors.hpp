@@ -145,8 +145,8 @@ class SafeTensorsFile : public std::enable_shared_from_this<SafeTensorsFile> {
   static std::shared_ptr<const SafeTensorsFile> from_bytes(const std::string& name,
                                                            std::vector<unsigned char> bytes,
                                                            const SafeTensorsLimits& limits = {}) {
-    return std::shared_ptr<const SafeTensorsFile>(new SafeTensorsFile(
-        name, std::make_unique<detail::FileBytes>(std::move(bytes)), limits));
+    return std::shared_ptr<const SafeTensorsFile>(
+        new SafeTensorsFile(name, std::make_unique<detail::FileBytes>(std::move(bytes)), limits));
   }
 
   const std::string& path() const { return path_; }
@@ -281,7 +281,8 @@ class SafeTensorsFile : public std::enable_shared_from_this<SafeTensorsFile> {
     info.begin = (*offsets)[0].get<std::uint64_t>();
     info.end = (*offsets)[1].get<std::uint64_t>();
     if (info.begin > info.end)
-      fail("tensor '", name, "': data_offsets [", info.begin, ", ", info.end, "] end before they begin");
+      fail("tensor '", name, "': data_offsets [", info.begin, ", ", info.end,
+           "] end before they begin");
     if (info.end > data_size)
       fail("tensor '", name, "': data_offsets [", info.begin, ", ", info.end,
            "] out of range: the data section has ", data_size, " bytes");
@@ -290,8 +291,8 @@ class SafeTensorsFile : public std::enable_shared_from_this<SafeTensorsFile> {
       fail("tensor '", name, "': shape ", shape->dump(), " overflows");
     if (expected_bytes != info.end - info.begin)
       fail("tensor '", name, "': shape ", shape->dump(), " x ", dtype_name(info.dtype), " (",
-           dtype_size(info.dtype), " bytes) needs ", expected_bytes, " bytes, but data_offsets span ",
-           info.end - info.begin);
+           dtype_size(info.dtype), " bytes) needs ", expected_bytes,
+           " bytes, but data_offsets span ", info.end - info.begin);
     return info;
   }
 
@@ -321,7 +322,8 @@ template <typename T>
 StateDict<T> load_state_dict(const std::string& path, const SafeTensorsLimits& limits = {}) {
   auto file = SafeTensorsFile::open(path, limits);
   StateDict<T> dict(path);
-  for (const auto& info : file->tensors()) dict.insert(info.name, file->template tensor<T>(info.name));
+  for (const auto& info : file->tensors())
+    dict.insert(info.name, file->template tensor<T>(info.name));
   return dict;
 }
 

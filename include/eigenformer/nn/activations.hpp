@@ -18,13 +18,15 @@ enum class Activation { Identity, ReLU, GELU, GELUTanh, SiLU, Sigmoid };
 inline Activation parse_activation(const std::string& name) {
   if (name == "relu") return Activation::ReLU;
   if (name == "gelu") return Activation::GELU;
-  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast" || name == "tanh_gelu")
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast" ||
+      name == "tanh_gelu")
     return Activation::GELUTanh;
   if (name == "silu" || name == "swish") return Activation::SiLU;
   if (name == "sigmoid") return Activation::Sigmoid;
   if (name == "identity" || name == "linear") return Activation::Identity;
-  throw InvalidArgument("unsupported activation '" + name +
-                        "' (expected relu, gelu, gelu_new, gelu_pytorch_tanh, silu, swish, sigmoid)");
+  throw InvalidArgument(
+      "unsupported activation '" + name +
+      "' (expected relu, gelu, gelu_new, gelu_pytorch_tanh, silu, swish, sigmoid)");
 }
 
 template <typename T>
@@ -58,12 +60,18 @@ T silu(T x) {
 template <typename T>
 T activate(Activation activation, T x) {
   switch (activation) {
-    case Activation::Identity: return x;
-    case Activation::ReLU: return relu(x);
-    case Activation::GELU: return gelu(x);
-    case Activation::GELUTanh: return gelu_tanh(x);
-    case Activation::SiLU: return silu(x);
-    case Activation::Sigmoid: return sigmoid(x);
+    case Activation::Identity:
+      return x;
+    case Activation::ReLU:
+      return relu(x);
+    case Activation::GELU:
+      return gelu(x);
+    case Activation::GELUTanh:
+      return gelu_tanh(x);
+    case Activation::SiLU:
+      return silu(x);
+    case Activation::Sigmoid:
+      return sigmoid(x);
   }
   return x;
 }
@@ -76,14 +84,23 @@ void apply_activation(Activation activation, Eigen::DenseBase<Derived>& x) {
   using T = typename Derived::Scalar;
   auto a = x.derived().array();
   switch (activation) {
-    case Activation::Identity: return;
-    case Activation::ReLU: a = a.max(T(0)); return;
-    case Activation::GELU: a = T(0.5) * a * (T(1) + (a * T(0.70710678118654752440)).erf()); return;
+    case Activation::Identity:
+      return;
+    case Activation::ReLU:
+      a = a.max(T(0));
+      return;
+    case Activation::GELU:
+      a = T(0.5) * a * (T(1) + (a * T(0.70710678118654752440)).erf());
+      return;
     case Activation::GELUTanh:
       a = T(0.5) * a * (T(1) + (T(0.79788456080286535588) * (a + T(0.044715) * a.cube())).tanh());
       return;
-    case Activation::SiLU: a = a / (T(1) + (-a).exp()); return;
-    case Activation::Sigmoid: a = T(1) / (T(1) + (-a).exp()); return;
+    case Activation::SiLU:
+      a = a / (T(1) + (-a).exp());
+      return;
+    case Activation::Sigmoid:
+      a = T(1) / (T(1) + (-a).exp());
+      return;
   }
 }
 

@@ -3,8 +3,8 @@
 // eps inside the square root, then the elementwise affine transform.
 
 #include <eigenformer/core/state_dict.hpp>
-#include <eigenformer/core/threading.hpp>
 #include <eigenformer/core/tensor.hpp>
+#include <eigenformer/core/threading.hpp>
 #include <eigenformer/core/types.hpp>
 
 #include <cmath>
@@ -27,8 +27,8 @@ class LayerNorm {
   // Binds `<prefix>weight` and `<prefix>bias`, each of size `features`.
   static LayerNorm load(const StateDict<T>& weights, const std::string& prefix, Index features,
                         T eps) {
-    return LayerNorm(weights.at(prefix + "weight", {features}), weights.at(prefix + "bias", {features}),
-                     eps);
+    return LayerNorm(weights.at(prefix + "weight", {features}),
+                     weights.at(prefix + "bias", {features}), eps);
   }
 
   Index features() const { return weight_.size(); }
@@ -39,8 +39,8 @@ class LayerNorm {
   // Normalises every row of `x` in place.
   void apply(MutableMatrixView<T> x) const {
     if (x.cols() != features())
-      throw ShapeError(detail::concat("LayerNorm: input has ", x.cols(), " features, expected ",
-                                      features()));
+      throw ShapeError(
+          detail::concat("LayerNorm: input has ", x.cols(), " features, expected ", features()));
 #ifdef _OPENMP
 #pragma omp parallel for if (x.size() >= kMinParallelElements)
 #endif

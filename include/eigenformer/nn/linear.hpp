@@ -57,7 +57,8 @@ class Linear {
   }
   explicit Linear(const Matrix<T>& weight, const Vector<T>& bias = Vector<T>())
       : Linear(Tensor<T>::from_matrix(weight),
-               bias.size() ? Tensor<T>({bias.size()}, std::vector<T>(bias.data(), bias.data() + bias.size()))
+               bias.size() ? Tensor<T>({bias.size()},
+                                       std::vector<T>(bias.data(), bias.data() + bias.size()))
                            : Tensor<T>()) {}
 
   // Binds `<prefix>weight` (out, in) and, when `has_bias`, `<prefix>bias` (out).
@@ -97,8 +98,8 @@ class Linear {
  private:
   void check_input(const MatrixView<T>& x) const {
     if (x.cols() != in_features())
-      throw ShapeError(detail::concat("Linear: input has ", x.cols(), " features, expected ",
-                                      in_features()));
+      throw ShapeError(
+          detail::concat("Linear: input has ", x.cols(), " features, expected ", in_features()));
   }
 
   Tensor<T> weight_;

@@ -16,14 +16,17 @@ template <typename T>
 class TransformerDecoderLayer {
  public:
   TransformerDecoderLayer() = default;
-  TransformerDecoderLayer(MultiHeadAttention<T> self_attention, MultiHeadAttention<T> cross_attention,
-                          FeedForward<T> feed_forward, LayerNorm<T> self_attention_norm,
-                          LayerNorm<T> cross_attention_norm, LayerNorm<T> feed_forward_norm,
-                          bool norm_first)
-      : self_attention_(std::move(self_attention)), cross_attention_(std::move(cross_attention)),
-        feed_forward_(std::move(feed_forward)), self_attention_norm_(std::move(self_attention_norm)),
+  TransformerDecoderLayer(MultiHeadAttention<T> self_attention,
+                          MultiHeadAttention<T> cross_attention, FeedForward<T> feed_forward,
+                          LayerNorm<T> self_attention_norm, LayerNorm<T> cross_attention_norm,
+                          LayerNorm<T> feed_forward_norm, bool norm_first)
+      : self_attention_(std::move(self_attention)),
+        cross_attention_(std::move(cross_attention)),
+        feed_forward_(std::move(feed_forward)),
+        self_attention_norm_(std::move(self_attention_norm)),
         cross_attention_norm_(std::move(cross_attention_norm)),
-        feed_forward_norm_(std::move(feed_forward_norm)), norm_first_(norm_first) {}
+        feed_forward_norm_(std::move(feed_forward_norm)),
+        norm_first_(norm_first) {}
 
   // nn.TransformerDecoderLayer's state_dict under `prefix`.
   static TransformerDecoderLayer load(const StateDict<T>& weights, const std::string& prefix,

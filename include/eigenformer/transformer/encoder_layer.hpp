@@ -28,9 +28,12 @@ class TransformerEncoderLayer {
  public:
   TransformerEncoderLayer() = default;
   TransformerEncoderLayer(MultiHeadAttention<T> self_attention, FeedForward<T> feed_forward,
-                          LayerNorm<T> attention_norm, LayerNorm<T> feed_forward_norm, bool norm_first)
-      : self_attention_(std::move(self_attention)), feed_forward_(std::move(feed_forward)),
-        attention_norm_(std::move(attention_norm)), feed_forward_norm_(std::move(feed_forward_norm)),
+                          LayerNorm<T> attention_norm, LayerNorm<T> feed_forward_norm,
+                          bool norm_first)
+      : self_attention_(std::move(self_attention)),
+        feed_forward_(std::move(feed_forward)),
+        attention_norm_(std::move(attention_norm)),
+        feed_forward_norm_(std::move(feed_forward_norm)),
         norm_first_(norm_first) {}
 
   // nn.TransformerEncoderLayer's state_dict under `prefix` ("layers.0.").

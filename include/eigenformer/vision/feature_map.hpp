@@ -36,7 +36,8 @@ struct FeatureMap {
       throw ShapeError(detail::concat("expected an NCHW tensor, got shape ",
                                       detail::shape_string(tensor.shape())));
     if (n < 0 || n >= tensor.dim(0))
-      throw InvalidArgument(detail::concat("image ", n, " out of range for batch of ", tensor.dim(0)));
+      throw InvalidArgument(
+          detail::concat("image ", n, " out of range for batch of ", tensor.dim(0)));
     const Index c = tensor.dim(1), h = tensor.dim(2), w = tensor.dim(3);
     return FeatureMap(tensor.matrix(tensor.dim(0) * c, h * w).middleRows(n * c, c), h, w);
   }

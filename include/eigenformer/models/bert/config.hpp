@@ -35,8 +35,9 @@ struct BertConfig {
       throw FormatError(json.source() + ": position_embedding_type '" + position_type +
                         "' is not supported; only \"absolute\" position embeddings are");
     if (json.get_or<bool>("is_decoder", false) || json.get_or<bool>("add_cross_attention", false))
-      throw FormatError(json.source() +
-                        ": decoder BERT models (is_decoder / add_cross_attention) are not supported");
+      throw FormatError(
+          json.source() +
+          ": decoder BERT models (is_decoder / add_cross_attention) are not supported");
     BertConfig config;
     config.vocab_size = json.get_positive("vocab_size");
     config.hidden_size = json.get_positive("hidden_size");

@@ -51,8 +51,8 @@ class BertLayer {
     const T eps = static_cast<T>(config.layer_norm_eps);
     const std::string self = prefix + "attention.self.";
     qkv_ = stack_outputs<T>({Linear<T>::load(weights, self + "query.", h, h),
-                      Linear<T>::load(weights, self + "key.", h, h),
-                      Linear<T>::load(weights, self + "value.", h, h)});
+                             Linear<T>::load(weights, self + "key.", h, h),
+                             Linear<T>::load(weights, self + "value.", h, h)});
     attention_output_ = Linear<T>::load(weights, prefix + "attention.output.dense.", h, h);
     attention_norm_ = LayerNorm<T>::load(weights, prefix + "attention.output.LayerNorm.", h, eps);
     intermediate_ = Linear<T>::load(weights, prefix + "intermediate.dense.", h, ff);
@@ -136,17 +136,19 @@ class BertModel {
   // ones included, exactly as HF does; padded keys are ignored.
   BertOutput<T> forward(const TokenIdMatrix& ids, const TokenIdMatrix& attention_mask,
                         const TokenIdMatrix& token_type_ids = TokenIdMatrix(),
-                        bool output_hidden_states = false, BertWorkspace<T>* workspace = nullptr) const {
+                        bool output_hidden_states = false,
+                        BertWorkspace<T>* workspace = nullptr) const {
     check_same_shape(ids, attention_mask, "attention_mask");
     if (token_type_ids.size()) check_same_shape(ids, token_type_ids, "token_type_ids");
     const SequenceBatch batch = SequenceBatch::uniform(ids.rows(), ids.cols());
-    const BoolVector padded = Eigen::Map<const TokenIdVector>(attention_mask.data(), attention_mask.size())
-                                  .array() == 0;
+    const BoolVector padded =
+        Eigen::Map<const TokenIdVector>(attention_mask.data(), attention_mask.size()).array() == 0;
     AttentionMask<T> mask;
     mask.key_padding.emplace(padded);
     return run(Eigen::Map<const TokenIdVector>(ids.data(), ids.size()),
-               token_type_ids.size() ? Eigen::Map<const TokenIdVector>(token_type_ids.data(), token_type_ids.size())
-                                     : Eigen::Map<const TokenIdVector>(nullptr, 0),
+               token_type_ids.size()
+                   ? Eigen::Map<const TokenIdVector>(token_type_ids.data(), token_type_ids.size())
+                   : Eigen::Map<const TokenIdVector>(nullptr, 0),
                batch, mask, output_hidden_states, workspace);
   }
 
@@ -161,10 +163,12 @@ class BertModel {
   }
 
  private:
-  static void check_same_shape(const TokenIdMatrix& ids, const TokenIdMatrix& other, const char* name) {
+  static void check_same_shape(const TokenIdMatrix& ids, const TokenIdMatrix& other,
+                               const char* name) {
     if (other.rows() != ids.rows() || other.cols() != ids.cols())
-      throw ShapeError(detail::concat("BertModel: ", name, " is ", other.rows(), " x ", other.cols(),
-                                      ", expected ", ids.rows(), " x ", ids.cols(), " like input_ids"));
+      throw ShapeError(detail::concat("BertModel: ", name, " is ", other.rows(), " x ",
+                                      other.cols(), ", expected ", ids.rows(), " x ", ids.cols(),
+                                      " like input_ids"));
   }
 
   template <typename Ids>
@@ -176,12 +180,12 @@ class BertModel {
       throw ShapeError(detail::concat("BertModel: ", token_type_ids.size(), " token_type_ids for ",
                                       ids.size(), " input_ids"));
     for (Index length : batch.lengths())
-      if (length == 0) throw InvalidArgument("BertModel: empty sequence (every input needs at least one token)");
+      if (length == 0)
+        throw InvalidArgument("BertModel: empty sequence (every input needs at least one token)");
     if (batch.max_length() > config_.max_position_embeddings)
-      throw InvalidArgument(detail::concat("BertModel: sequence of ", batch.max_length(),
-                                           " tokens exceeds max_position_embeddings ",
-                                           config_.max_position_embeddings,
-                                           "; truncate the input"));
+      throw InvalidArgument(detail::concat(
+          "BertModel: sequence of ", batch.max_length(), " tokens exceeds max_position_embeddings ",
+          config_.max_position_embeddings, "; truncate the input"));
     BertWorkspace<T> local;
     BertWorkspace<T>& ws = workspace ? *workspace : local;
     BertOutput<T> out;

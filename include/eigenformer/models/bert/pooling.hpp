@@ -28,8 +28,8 @@ Matrix<T> pool(const MatrixView<T>& tokens, const SequenceBatch& batch, Pooling 
                const BoolVector& valid = BoolVector()) {
   batch.check_rows(tokens.rows(), "pooling input");
   if (valid.size() && valid.size() != tokens.rows())
-    throw ShapeError(detail::concat("pooling: ", valid.size(), " validity flags for ", tokens.rows(),
-                                    " rows"));
+    throw ShapeError(
+        detail::concat("pooling: ", valid.size(), " validity flags for ", tokens.rows(), " rows"));
   auto is_valid = [&](Index row) { return valid.size() == 0 || valid(row); };
   Matrix<T> out(batch.size(), tokens.cols());
   for (Index b = 0; b < batch.size(); ++b) {

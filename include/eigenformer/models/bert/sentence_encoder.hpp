@@ -24,12 +24,12 @@
 namespace eigenformer {
 
 struct SentenceEncoderOptions {
-  std::optional<Pooling> pooling;  // unset: what the folder declares
-  std::optional<bool> normalize;   // unset: what the folder declares
-  std::optional<Index> max_length; // unset: the folder's max_seq_length, else the model's limit
-  bool truncate = true;            // false: an over-long text is an InvalidArgument
+  std::optional<Pooling> pooling;   // unset: what the folder declares
+  std::optional<bool> normalize;    // unset: what the folder declares
+  std::optional<Index> max_length;  // unset: the folder's max_seq_length, else the model's limit
+  bool truncate = true;             // false: an over-long text is an InvalidArgument
   Utf8Errors utf8_errors = Utf8Errors::Throw;
-  Index batch_size = 32;           // texts per forward pass
+  Index batch_size = 32;  // texts per forward pass
 };
 
 // What a sentence-transformers folder declares, or the defaults for a plain HF folder.
@@ -57,12 +57,14 @@ struct SentenceTransformersSettings {
         const auto type = entry.get_or<std::string>("type", "");
         if (type == "sentence_transformers.models.Normalize") settings.normalize = true;
         if (type == "sentence_transformers.models.Pooling")
-          settings.pooling = read_pooling((dir / entry.get<std::string>("path") / "config.json").string());
+          settings.pooling =
+              read_pooling((dir / entry.get<std::string>("path") / "config.json").string());
       }
     }
     if (fs::exists(dir / "sentence_bert_config.json")) {
       const auto config = JsonConfig::load((dir / "sentence_bert_config.json").string());
-      if (config.has("max_seq_length")) settings.max_seq_length = config.get_positive("max_seq_length");
+      if (config.has("max_seq_length"))
+        settings.max_seq_length = config.get_positive("max_seq_length");
     }
     return settings;
   }
@@ -73,27 +75,31 @@ struct SentenceTransformersSettings {
     if (config.get_or<bool>("pooling_mode_cls_token", false)) return Pooling::CLS;
     if (config.get_or<bool>("pooling_mode_max_tokens", false)) return Pooling::Max;
     if (config.get_or<bool>("pooling_mode_mean_tokens", false)) return Pooling::Mean;
-    throw FormatError(path + ": no supported pooling mode set (expected pooling_mode_cls_token, "
-                             "pooling_mode_mean_tokens or pooling_mode_max_tokens)");
+    throw FormatError(path +
+                      ": no supported pooling mode set (expected pooling_mode_cls_token, "
+                      "pooling_mode_mean_tokens or pooling_mode_max_tokens)");
   }
 };
 
 template <typename T>
 class SentenceEncoder {
  public:
-  static SentenceEncoder load(const std::string& directory, const SentenceEncoderOptions& options = {}) {
+  static SentenceEncoder load(const std::string& directory,
+                              const SentenceEncoderOptions& options = {}) {
     return SentenceEncoder(load_bert_tokenizer(directory), BertModel<T>::load(directory),
                            SentenceTransformersSettings::read(directory), options);
   }
 
   SentenceEncoder(BertTokenizer tokenizer, BertModel<T> model,
-                  const SentenceTransformersSettings& settings, const SentenceEncoderOptions& options)
-      : tokenizer_(std::move(tokenizer)), model_(std::move(model)),
+                  const SentenceTransformersSettings& settings,
+                  const SentenceEncoderOptions& options)
+      : tokenizer_(std::move(tokenizer)),
+        model_(std::move(model)),
         pooling_(options.pooling.value_or(settings.pooling)),
-        normalize_(options.normalize.value_or(settings.normalize)), options_(options) {
-    max_length_ = options.max_length.value_or(
-        settings.max_seq_length.value_or(std::min(tokenizer_.model_max_length(),
-                                                  model_.config().max_position_embeddings)));
+        normalize_(options.normalize.value_or(settings.normalize)),
+        options_(options) {
+    max_length_ = options.max_length.value_or(settings.max_seq_length.value_or(
+        std::min(tokenizer_.model_max_length(), model_.config().max_position_embeddings)));
     if (max_length_ > model_.config().max_position_embeddings)
       throw InvalidArgument(detail::concat("max length ", max_length_, " exceeds the model's ",
                                            model_.config().max_position_embeddings, " positions"));
@@ -119,19 +125,22 @@ class SentenceEncoder {
                    const std::function<void(std::size_t)>& progress = nullptr) const {
     Matrix<T> out(static_cast<Index>(texts.size()), model_.config().hidden_size);
     for_each_batch(texts, progress, [&](std::size_t first, const BertOutput<T>& batch) {
-      out.middleRows(static_cast<Index>(first), batch.batch.size()) = pool<T>(batch.last_hidden_state, batch.batch, pooling_);
+      out.middleRows(static_cast<Index>(first), batch.batch.size()) =
+          pool<T>(batch.last_hidden_state, batch.batch, pooling_);
     });
     if (normalize_) l2_normalize_rows(out);
     return out;
   }
 
   // Token embeddings (no pooling): one (tokens x hidden) matrix per text.
-  std::vector<Matrix<T>> encode_tokens(const std::vector<std::string>& texts,
-                                       const std::function<void(std::size_t)>& progress = nullptr) const {
+  std::vector<Matrix<T>> encode_tokens(
+      const std::vector<std::string>& texts,
+      const std::function<void(std::size_t)>& progress = nullptr) const {
     std::vector<Matrix<T>> out;
     for_each_batch(texts, progress, [&](std::size_t, const BertOutput<T>& batch) {
       for (Index b = 0; b < batch.batch.size(); ++b)
-        out.push_back(batch.last_hidden_state.middleRows(batch.batch.offset(b), batch.batch.length(b)));
+        out.push_back(
+            batch.last_hidden_state.middleRows(batch.batch.offset(b), batch.batch.length(b)));
     });
     return out;
   }

@@ -17,7 +17,8 @@ inline std::string canonical_bert_name(std::string name) {
   static const std::string prefix = "bert.";
   if (name.compare(0, prefix.size(), prefix) == 0) name.erase(0, prefix.size());
   auto replace_suffix = [&name](const std::string& from, const std::string& to) {
-    if (name.size() > from.size() && name.compare(name.size() - from.size(), from.size(), from) == 0)
+    if (name.size() > from.size() &&
+        name.compare(name.size() - from.size(), from.size(), from) == 0)
       name.replace(name.size() - from.size(), from.size(), to);
   };
   replace_suffix("LayerNorm.gamma", "LayerNorm.weight");
@@ -34,7 +35,9 @@ StateDict<T> load_bert_weights(const std::string& directory) {
   namespace fs = std::filesystem;
   const fs::path folder(directory);
   if (!fs::is_directory(folder))
-    throw FormatError(directory + ": not a directory (expected a model folder with config.json and model.safetensors)");
+    throw FormatError(
+        directory +
+        ": not a directory (expected a model folder with config.json and model.safetensors)");
   const fs::path file = folder / "model.safetensors";
   if (!fs::exists(file)) {
     if (fs::exists(folder / "pytorch_model.bin"))

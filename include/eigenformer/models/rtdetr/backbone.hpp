@@ -103,7 +103,6 @@ class RTDetrResNetConfigReader : public ConfigReader {
     fail("layer_type", concat("is \"", name, "\", expected \"basic\" or \"bottleneck\""));
   }
 
-
   // out_indices, else out_features by stage name ("stem", "stage1", ...), else the last
   // stage, as HF's BackboneConfigMixin resolves them; both given must agree.
   std::vector<Index> out_indices(const RTDetrResNetConfig& c) const {
@@ -144,9 +143,6 @@ class RTDetrResNetConfigReader : public ConfigReader {
     fail(field,
          concat("is \"", name, "\", expected \"stem\" or \"stage1\" .. \"stage", names - 1, "\""));
   }
-
-
-
 };
 
 }  // namespace detail

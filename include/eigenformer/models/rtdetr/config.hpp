@@ -233,14 +233,12 @@ class RTDetrConfigReader : public ConfigReader {
     return !json_.has(current) && json_.has(old) ? old : current;
   }
 
-
   double positive_number(const std::string& key, double fallback) const {
     const double value = json_.get_or(key, fallback);
     if (!(value > 0.0) || !std::isfinite(value))
       fail(key, concat("is ", value, ", expected a positive number"));
     return value;
   }
-
 
   // null / absent, or [height, width].
   std::optional<std::array<Index, 2>> image_size(const std::string& key) const {
@@ -257,8 +255,6 @@ class RTDetrConfigReader : public ConfigReader {
     if (dim % heads != 0)
       fail(dim_key, concat("is ", dim, ", not divisible by ", heads_key, " = ", heads));
   }
-
-
 };
 
 }  // namespace detail
