@@ -19,6 +19,7 @@
 #include <eigenformer/nn/layer_norm.hpp>
 #include <eigenformer/nn/linear.hpp>
 #include <eigenformer/nn/mlp.hpp>
+#include <eigenformer/nn/packed_weight.hpp>
 #include <eigenformer/nn/positional_encoding.hpp>
 #include <eigenformer/nn/softmax.hpp>
 

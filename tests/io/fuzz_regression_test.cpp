@@ -1,7 +1,8 @@
-// Inputs the fuzz targets (tests/fuzz) found mishandled, kept as unit tests so the normal
-// and sanitizer builds check the fixes. The same inputs are in the seed corpora.
+// Inputs found mishandled while fuzzing (tests/fuzz), kept as unit tests so the normal and
+// sanitizer builds check the fixes. The same inputs are in the seed corpora.
 #include <eigenformer/io/json_config.hpp>
 #include <eigenformer/io/safetensors.hpp>
+#include <eigenformer/models/rtdetr/config.hpp>
 
 #include "io/test_files.hpp"
 
@@ -51,6 +52,15 @@ TEST(FuzzRegressionTest, NumberOutOfDoubleRangeIsAFormatError) {
   const std::string path = dir.write("config.json", R"({"layer_norm_eps": 1e400})");
   EXPECT_TRUE(
       throws_with<FormatError>([&] { JsonConfig::load(path); }, {path, "invalid JSON", "1e400"}));
+}
+
+// Found writing json_config_fuzz: "num_labels": 1073741824 without id2label made
+// RTDetrConfig build 2^30 label strings (about a minute and tens of GB, then bad_alloc).
+// One past the cap fails fast either way, so the test stays cheap if the check regresses.
+TEST(FuzzRegressionTest, NumLabelsBeyondTheCapIsAFormatError) {
+  const JsonConfig config(nlohmann::json{{"num_labels", (Index{1} << 20) + 1}}, "config.json");
+  EXPECT_TRUE(throws_with<FormatError>([&] { RTDetrConfig::from_json(config); },
+                                       {"config.json", "num_labels", "1048577"}));
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // One loaded tokenizer and model shared by several threads, as a server would use them:
 // every call is const, so results must equal the single-threaded ones bit for bit, and
-// ThreadSanitizer (the build-ci-tsan tree of tests/run.sh) must see no data race.
+// ThreadSanitizer (the tsan stage of tests/run.sh) must see no data race.
 #include <eigenformer/models/bert/model.hpp>
 #include <eigenformer/models/bert/sentence_encoder.hpp>
+#include <eigenformer/models/rtdetr/model.hpp>
 #include <eigenformer/text/tokenizer_loader.hpp>
 
 #include "fixture.hpp"
@@ -77,14 +78,15 @@ class ConcurrencyTest : public ::testing::Test {
     return result;
   }
 
-  // Each thread starts at a different text and cycles through all of them, so at any moment
-  // the threads work on different inputs. Returns a description of every mismatch.
-  static std::vector<std::string> run_threads(const std::function<std::string(int, int)>& work) {
+  // Runs work(thread, repetition) on kThreads threads at once; work returns a description
+  // of a mismatch, or nothing. Returns the mismatches.
+  static std::vector<std::string> run_threads(const std::function<std::string(int, int)>& work,
+                                              int repetitions = kRepetitions) {
     std::vector<std::string> failures(kThreads);
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t)
       threads.emplace_back([&, t] {
-        for (int rep = 0; rep < kRepetitions && failures[t].empty(); ++rep)
+        for (int rep = 0; rep < repetitions && failures[t].empty(); ++rep)
           failures[t] = work(t, rep);
       });
     for (auto& thread : threads) thread.join();
@@ -100,6 +102,8 @@ TEST_F(ConcurrencyTest, TokenizerAndModelSharedByFourThreadsGiveSerialResults) {
   std::vector<TextResult> serial;
   for (const auto& text : inputs) serial.push_back(run(text, nullptr));
 
+  // Each thread starts at a different text and cycles through all of them, so at any moment
+  // the threads work on different inputs.
   const auto failures = run_threads([&](int thread, int rep) -> std::string {
     BertWorkspace<float> workspace;  // one per thread: a workspace is not shareable
     for (std::size_t k = 0; k < inputs.size(); ++k) {
@@ -153,6 +157,28 @@ TEST_F(ConcurrencyTest, SentenceEncoderSharedByFourThreadsGivesSerialEmbeddings)
       return detail::concat("thread ", thread, ": embeddings differ from the serial run");
     return {};
   });
+  EXPECT_TRUE(failures.empty()) << failures.front();
+}
+
+TEST_F(ConcurrencyTest, RTDetrModelSharedByFourThreadsGivesSerialDetections) {
+  const auto model = RTDetrModel<float>::load(data_path("rtdetr"));
+  const Tensor<float>& pixels = testing::fixture<float>("rtdetr/io.safetensors").at("pixel_values");
+  std::vector<RTDetrDetections<float>> serial;
+  for (Index n = 0; n < pixels.dim(0); ++n)
+    serial.push_back(model.forward(FeatureMap<float>::from_nchw(pixels, n)));
+
+  // Threads t and t + 2 run the same image, the other two the other image.
+  const auto failures = run_threads(
+      [&](int thread, int) -> std::string {
+        const Index n = thread % pixels.dim(0);
+        const auto out = model.forward(FeatureMap<float>::from_nchw(pixels, n));
+        const auto& expected = serial[static_cast<std::size_t>(n)];
+        if (!bit_identical(out.logits, expected.logits) ||
+            !bit_identical(out.pred_boxes, expected.pred_boxes))
+          return detail::concat("thread ", thread, ": detections for image ", n, " differ");
+        return {};
+      },
+      1);
   EXPECT_TRUE(failures.empty()) << failures.front();
 }
 

@@ -1,47 +1,19 @@
 #pragma once
-// y = x W^T + b with W in PyTorch's (out_features, in_features) layout. The weight is
-// used as stored (a view into the weights file when it was memory-mapped); Eigen folds
-// the transpose into the matrix product, so nothing is copied per call.
+// y = x W^T + b with W in PyTorch's (out_features, in_features) layout. The weight stays
+// available as stored (a view into the weights file when it was memory-mapped); products
+// use a copy repacked once at construction (nn/packed_weight.hpp), shared between copies
+// of the layer, so nothing is copied or repacked per call.
 
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/core/tensor.hpp>
 #include <eigenformer/core/types.hpp>
+#include <eigenformer/nn/packed_weight.hpp>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-#include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace eigenformer {
-
-// out = x W^T. With several OpenMP threads available (and not already inside a parallel
-// region), the output columns are split between the threads, each running Eigen's
-// single-threaded GEMM on its slice of W: this scales with the cores far better than
-// Eigen's own GEMM threading, which splits the packed panels of a single product.
-template <typename T, typename Weight>
-void multiply_transposed(const MatrixView<T>& x, const Weight& w, MutableMatrixView<T> out) {
-#ifdef _OPENMP
-  const Index outputs = w.rows();
-  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  constexpr Index kMinWorkPerThread = Index{1} << 18;  // multiply-adds; below, threads cost more
-  if (threads > 1 && x.rows() * outputs * w.cols() >= threads * kMinWorkPerThread) {
-#pragma omp parallel num_threads(threads)
-    {
-      const Index n = omp_get_num_threads(), t = omp_get_thread_num();
-      const Index chunk = ((outputs + n - 1) / n + 15) / 16 * 16;  // whole SIMD packets
-      const Index begin = std::min(t * chunk, outputs);
-      const Index count = std::min(chunk, outputs - begin);
-      if (count > 0)
-        out.middleCols(begin, count).noalias() = x * w.middleRows(begin, count).transpose();
-    }
-    return;
-  }
-#endif
-  out.noalias() = x * w.transpose();
-}
 
 template <typename T>
 class Linear {
@@ -54,6 +26,7 @@ class Linear {
     if (!bias_.empty() && bias_.shape() != Shape{out_features()})
       throw ShapeError(detail::concat("Linear: bias shape ", detail::shape_string(bias_.shape()),
                                       " does not match ", out_features(), " outputs"));
+    packed_ = std::make_shared<const PackedWeight<T>>(weight_.matrix());
   }
   explicit Linear(const Matrix<T>& weight, const Vector<T>& bias = Vector<T>())
       : Linear(Tensor<T>::from_matrix(weight),
@@ -86,7 +59,7 @@ class Linear {
     if (out.rows() != x.rows() || out.cols() != out_features())
       throw ShapeError(detail::concat("Linear: output is ", out.rows(), " x ", out.cols(),
                                       ", expected ", x.rows(), " x ", out_features()));
-    multiply_transposed<T>(x, weight(), out);
+    packed_->multiply(x, out);
   }
 
   Matrix<T> forward(const MatrixView<T>& x) const {
@@ -104,6 +77,7 @@ class Linear {
 
   Tensor<T> weight_;
   Tensor<T> bias_;
+  std::shared_ptr<const PackedWeight<T>> packed_;
 };
 
 // One Linear whose outputs are those of `parts` stacked in order (for example query, key and

@@ -209,6 +209,11 @@ class RTDetrConfigReader : public ConfigReader {
   std::vector<std::string> labels() const {
     if (!json_.has("id2label")) {
       const Index count = json_.get_positive_or("num_labels", 2);
+      // Each label becomes a string: a hostile count must not exhaust memory.
+      constexpr Index kMaxLabels = Index{1} << 20;
+      if (count > kMaxLabels)
+        fail("num_labels",
+             concat("is ", count, ", more than the ", kMaxLabels, " classes supported"));
       std::vector<std::string> names;
       for (Index id = 0; id < count; ++id) names.push_back(concat("LABEL_", id));
       return names;

@@ -1,0 +1,183 @@
+#pragma once
+// A weight matrix W (out_features x in_features, PyTorch's layout) repacked once, at load
+// time, for the product out = x W^T that every Linear layer computes.
+//
+// Eigen's GEMM repacks the weight on every call (for a row-major `tokens x features`
+// result it packs W as its left-hand side): at batch 1 that is about a sixth of a BERT
+// forward pass. Here W is stored as panels of kPanelWidth output columns, each panel
+// `in_features x kPanelWidth` contiguous, so the micro-kernel reads it with aligned vector
+// loads in the order it needs. The micro-kernel is the classic register-blocked one (Goto
+// and van de Geijn, "Anatomy of high-performance matrix multiplication", 2008; BLIS's
+// 6 x 16 Haswell kernel): kRows rows of x times one panel, kRows x 2 vector accumulators,
+// one broadcast of x and two vector loads of W per multiply-add step. It is written with
+// Eigen's packet primitives, so it uses whatever SIMD Eigen was compiled for (SSE, AVX,
+// AVX-512, NEON) and works for float and double alike.
+
+#include <eigenformer/core/error.hpp>
+#include <eigenformer/core/types.hpp>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include <algorithm>
+
+namespace eigenformer {
+
+template <typename T>
+class PackedWeight {
+  using Packet = typename Eigen::internal::packet_traits<T>::type;
+  static constexpr Index kPacketSize = Eigen::internal::unpacket_traits<Packet>::size;
+
+ public:
+  // Rows of x per micro-kernel call: 6 x 2 accumulators + 2 panel vectors + 1 broadcast
+  // fit the 16 vector registers of AVX2 (BLIS uses 6 x 16 for float on Haswell).
+  static constexpr Index kRows = 6;
+  static constexpr Index kPanelWidth = 2 * kPacketSize;
+
+  PackedWeight() = default;
+
+  template <typename Derived>
+  explicit PackedWeight(const Eigen::MatrixBase<Derived>& weight)
+      : outputs_(weight.rows()), inputs_(weight.cols()) {
+    const Index panels = (outputs_ + kPanelWidth - 1) / kPanelWidth;
+    panels_.setZero(panels * inputs_ * kPanelWidth);
+    for (Index p = 0; p < panels; ++p) {
+      const Index first = p * kPanelWidth;
+      const Index width = std::min(kPanelWidth, outputs_ - first);
+      T* panel = panel_data(p);
+      for (Index o = 0; o < width; ++o)
+        for (Index k = 0; k < inputs_; ++k) panel[k * kPanelWidth + o] = weight(first + o, k);
+    }
+  }
+
+  Index out_features() const { return outputs_; }
+  Index in_features() const { return inputs_; }
+
+  // out = x W^T. Output columns are split between the OpenMP threads (when there are
+  // several and this is not already a parallel region), each taking whole panels.
+  void multiply(const MatrixView<T>& x, MutableMatrixView<T> out) const {
+    if (x.cols() != inputs_ || out.rows() != x.rows() || out.cols() != outputs_)
+      throw ShapeError(detail::concat("PackedWeight: ", x.rows(), " x ", x.cols(), " times (",
+                                      outputs_, " x ", inputs_, ")^T into ", out.rows(), " x ",
+                                      out.cols()));
+    if (inputs_ == 0) {  // every output is an empty sum
+      out.setZero();
+      return;
+    }
+    const Index panels = (outputs_ + kPanelWidth - 1) / kPanelWidth;
+#ifdef _OPENMP
+    constexpr Index kMinWorkPerThread = Index{1} << 18;  // multiply-adds; below, threads cost more
+    const int threads = omp_in_parallel() ? 1 : std::min<Index>(omp_get_max_threads(), panels);
+    if (threads > 1 && x.rows() * outputs_ * inputs_ >= threads * kMinWorkPerThread) {
+#pragma omp parallel num_threads(threads)
+      {
+        const Index n = omp_get_num_threads(), t = omp_get_thread_num();
+        multiply_panels(x, out, panels * t / n, panels * (t + 1) / n);
+      }
+      return;
+    }
+#endif
+    multiply_panels(x, out, 0, panels);
+  }
+
+ private:
+  // Depth of one pass: a panel slice of kDepthBlock x kPanelWidth stays in the L1 cache
+  // (24 KiB for float) while every row block of x streams past it.
+  static constexpr Index kDepthBlock = 384;
+  // Rows of x per pass, so that the slice of x in use (kRowBlock x kDepthBlock) stays in L2.
+  static constexpr Index kRowBlock = 96;
+
+  const T* panel_data(Index panel) const { return panels_.data() + panel * inputs_ * kPanelWidth; }
+  T* panel_data(Index panel) { return panels_.data() + panel * inputs_ * kPanelWidth; }
+
+  void multiply_panels(const MatrixView<T>& x, MutableMatrixView<T>& out, Index first_panel,
+                       Index end_panel) const {
+    // Split the depth into equal blocks no deeper than kDepthBlock.
+    const Index depth_blocks = std::max<Index>(1, (inputs_ + kDepthBlock - 1) / kDepthBlock);
+    const Index depth_step = (inputs_ + depth_blocks - 1) / depth_blocks;
+    for (Index k0 = 0; k0 < inputs_; k0 += depth_step) {
+      const Index depth = std::min(depth_step, inputs_ - k0);
+      const bool accumulate = k0 > 0;
+      for (Index r0 = 0; r0 < x.rows(); r0 += kRowBlock) {
+        const Index row_end = std::min(x.rows(), r0 + kRowBlock);
+        for (Index p = first_panel; p < end_panel; ++p) {
+          const T* panel = panel_data(p) + k0 * kPanelWidth;
+          const Index column = p * kPanelWidth;
+          const Index width = std::min(kPanelWidth, outputs_ - column);
+          for (Index r = r0; r < row_end; r += kRows) {
+            const Index rows = std::min(kRows, row_end - r);
+            const T* a = x.data() + r * x.outerStride() + k0;
+            if (width == kPanelWidth)
+              kernel(rows, depth, a, x.outerStride(), panel, &out(r, column), out.outerStride(),
+                     accumulate);
+            else
+              edge_kernel(rows, width, depth, a, x.outerStride(), panel, &out(r, column),
+                          out.outerStride(), accumulate);
+          }
+        }
+      }
+    }
+  }
+
+  static void kernel(Index rows, Index depth, const T* a, Index lda, const T* b, T* c, Index ldc,
+                     bool accumulate) {
+    switch (rows) {
+      case 6:
+        return micro_kernel<6>(depth, a, lda, b, c, ldc, accumulate);
+      case 5:
+        return micro_kernel<5>(depth, a, lda, b, c, ldc, accumulate);
+      case 4:
+        return micro_kernel<4>(depth, a, lda, b, c, ldc, accumulate);
+      case 3:
+        return micro_kernel<3>(depth, a, lda, b, c, ldc, accumulate);
+      case 2:
+        return micro_kernel<2>(depth, a, lda, b, c, ldc, accumulate);
+      default:
+        return micro_kernel<1>(depth, a, lda, b, c, ldc, accumulate);
+    }
+  }
+
+  // The last panel is narrower than kPanelWidth: compute it into a full-width tile (the
+  // packed panel is zero-padded) and copy back the columns that exist.
+  static void edge_kernel(Index rows, Index width, Index depth, const T* a, Index lda, const T* b,
+                          T* c, Index ldc, bool accumulate) {
+    alignas(64) T tile[kRows * kPanelWidth] = {};
+    for (Index r = 0; r < rows; ++r)
+      for (Index j = 0; j < width && accumulate; ++j) tile[r * kPanelWidth + j] = c[r * ldc + j];
+    kernel(rows, depth, a, lda, b, tile, kPanelWidth, accumulate);
+    for (Index r = 0; r < rows; ++r)
+      for (Index j = 0; j < width; ++j) c[r * ldc + j] = tile[r * kPanelWidth + j];
+  }
+
+  // c[0:Rows, 0:kPanelWidth] (+)= a[0:Rows, 0:depth] * b[0:depth, 0:kPanelWidth].
+  template <int Rows>
+  static void micro_kernel(Index depth, const T* a, Index lda, const T* b, T* c, Index ldc,
+                           bool accumulate) {
+    using namespace Eigen::internal;
+    Packet left[Rows], right[Rows];
+    for (int r = 0; r < Rows; ++r) {
+      left[r] = accumulate ? ploadu<Packet>(c + r * ldc) : pset1<Packet>(T(0));
+      right[r] = accumulate ? ploadu<Packet>(c + r * ldc + kPacketSize) : pset1<Packet>(T(0));
+    }
+    for (Index k = 0; k < depth; ++k, b += kPanelWidth) {
+      const Packet b_left = pload<Packet>(b);
+      const Packet b_right = pload<Packet>(b + kPacketSize);
+      for (int r = 0; r < Rows; ++r) {
+        const Packet a_rk = pset1<Packet>(a[r * lda + k]);
+        left[r] = pmadd(a_rk, b_left, left[r]);
+        right[r] = pmadd(a_rk, b_right, right[r]);
+      }
+    }
+    for (int r = 0; r < Rows; ++r) {
+      pstoreu(c + r * ldc, left[r]);
+      pstoreu(c + r * ldc + kPacketSize, right[r]);
+    }
+  }
+
+  Index outputs_ = 0, inputs_ = 0;
+  // Eigen's allocator aligns to EIGEN_MAX_ALIGN_BYTES, at least a packet: pload is safe.
+  Vector<T> panels_;
+};
+
+}  // namespace eigenformer

@@ -1,0 +1,99 @@
+// PackedWeight's blocked micro-kernel product against Eigen's x * W^T: every row-tail and
+// column-tail size, depths that split into several blocks, strided views in and out, and
+// threaded against one thread.
+#include <eigenformer/core/threading.hpp>
+#include <eigenformer/nn/packed_weight.hpp>
+
+#include "fixture.hpp"
+
+namespace eigenformer {
+namespace {
+
+using testing::all_close;
+using testing::random_matrix;
+
+template <typename T>
+class PackedWeightTest : public ::testing::Test {
+ protected:
+  // Relative to the size of a dot product of `depth` N(0, 1) terms: only rounding differs.
+  static double tolerance(Index depth) {
+    return (std::is_same_v<T, float> ? 2e-6 : 1e-14) * static_cast<double>(depth);
+  }
+
+  static void expect_matches_eigen(Index rows, Index depth, Index outputs, unsigned seed) {
+    const Matrix<T> x = random_matrix<T>(rows, depth, seed);
+    const Matrix<T> w = random_matrix<T>(outputs, depth, seed + 1);
+    Matrix<T> out(rows, outputs);
+    PackedWeight<T>(w).multiply(x, out);
+    const Matrix<T> expected = x * w.transpose();
+    EXPECT_TRUE(all_close(out, expected, tolerance(depth)))
+        << rows << " x " << depth << " times (" << outputs << " x " << depth << ")^T";
+  }
+};
+
+using Scalars = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(PackedWeightTest, Scalars);
+
+TYPED_TEST(PackedWeightTest, EveryRowAndColumnTailMatchesEigen) {
+  constexpr Index kWidth = PackedWeight<TypeParam>::kPanelWidth;
+  constexpr Index kRows = PackedWeight<TypeParam>::kRows;
+  unsigned seed = 1;
+  for (Index rows = 1; rows <= 2 * kRows + 1; ++rows)
+    for (Index outputs : {Index{1}, kWidth - 1, kWidth, kWidth + 1, 3 * kWidth + 5})
+      this->expect_matches_eigen(rows, 37, outputs, seed += 2);
+}
+
+TYPED_TEST(PackedWeightTest, DeepAndTallProductsSplitIntoBlocksMatchEigen) {
+  // Depths beyond one depth block (equal splits that are not multiples of anything) and
+  // more rows than one row block.
+  this->expect_matches_eigen(130, 385, 70, 11);
+  this->expect_matches_eigen(200, 1537, 48, 13);
+  this->expect_matches_eigen(7, 3072, 33, 15);
+}
+
+TYPED_TEST(PackedWeightTest, ReadsAndWritesColumnBlocksOfWiderMatrices) {
+  using T = TypeParam;
+  const Matrix<T> wide_x = random_matrix<T>(9, 50, 21);
+  const Matrix<T> w = random_matrix<T>(19, 20, 22);
+  Matrix<T> wide_out = Matrix<T>::Constant(9, 40, T(7));
+  PackedWeight<T>(w).multiply(wide_x.middleCols(5, 20), wide_out.middleCols(11, 19));
+  const Matrix<T> expected = wide_x.middleCols(5, 20) * w.transpose();
+  EXPECT_TRUE(all_close(wide_out.middleCols(11, 19), expected, this->tolerance(20)));
+  // Columns outside the block are untouched.
+  EXPECT_TRUE((wide_out.leftCols(11).array() == T(7)).all());
+  EXPECT_TRUE((wide_out.rightCols(10).array() == T(7)).all());
+}
+
+TYPED_TEST(PackedWeightTest, ThreadedProductEqualsSingleThreadedBitForBit) {
+  using T = TypeParam;
+  const Matrix<T> x = random_matrix<T>(128, 384, 31);
+  const Matrix<T> w = random_matrix<T>(1000, 384, 32);
+  const PackedWeight<T> packed(w);
+  const int threads = num_threads();
+  Matrix<T> serial(128, 1000), threaded(128, 1000);
+  set_num_threads(1);
+  packed.multiply(x, serial);
+  set_num_threads(4);
+  packed.multiply(x, threaded);
+  set_num_threads(threads);
+  // Each output column is computed by one thread in the same order either way.
+  EXPECT_TRUE((serial.array() == threaded.array()).all());
+}
+
+TYPED_TEST(PackedWeightTest, EmptyProductsAndShapeMismatches) {
+  using T = TypeParam;
+  const PackedWeight<T> packed(random_matrix<T>(5, 4, 41));
+  Matrix<T> none(0, 5);
+  EXPECT_NO_THROW(packed.multiply(Matrix<T>(0, 4), none));
+  Matrix<T> out(2, 5);
+  EXPECT_THROW(packed.multiply(Matrix<T>::Zero(2, 3), out), ShapeError);
+  Matrix<T> wrong(2, 6);
+  EXPECT_THROW(packed.multiply(Matrix<T>::Zero(2, 4), wrong), ShapeError);
+  // No inputs at all: every output is an empty sum.
+  Matrix<T> zeros = Matrix<T>::Constant(3, 5, T(1));
+  PackedWeight<T>(Matrix<T>(5, 0)).multiply(Matrix<T>(3, 0), zeros);
+  EXPECT_TRUE(zeros.isZero());
+}
+
+}  // namespace
+}  // namespace eigenformer
