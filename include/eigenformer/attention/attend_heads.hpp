@@ -8,6 +8,7 @@
 #include <eigenformer/attention/scaled_dot_product_attention.hpp>
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/sequence_batch.hpp>
+#include <eigenformer/core/threading.hpp>
 
 #include <vector>
 
@@ -33,11 +34,14 @@ AttentionMask<T> sequence_mask(const AttentionMask<T>& mask, const SequenceBatch
 // `mask.key_padding`, when set, has one flag per stacked key row (true = padded);
 // `allowed` / `additive` are L x S and apply to every sequence. `average_weights`, when
 // given, receives per sequence the attention probabilities averaged over heads.
+// `workspaces`, when given, keeps one workspace per thread across calls, so that repeated
+// calls do not allocate (one caller at a time: a workspace is not shareable).
 template <typename T>
 void attend_heads(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixView<T>& v,
                   Index num_heads, const SequenceBatch& query_batch, const SequenceBatch& key_batch,
                   const AttentionMask<T>& mask, MutableMatrixView<T> context,
-                  std::vector<Matrix<T>>* average_weights = nullptr) {
+                  std::vector<Matrix<T>>* average_weights = nullptr,
+                  std::vector<AttentionWorkspace<T>>* workspaces = nullptr) {
   query_batch.check_rows(q.rows(), "attention queries");
   key_batch.check_rows(k.rows(), "attention keys");
   key_batch.check_rows(v.rows(), "attention values");
@@ -69,11 +73,15 @@ void attend_heads(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixVi
   // Head-averaged weights are summed across heads, so that path stays serial.
   const bool parallel = tasks > 1 && average_weights == nullptr;
   (void)parallel;
+  std::vector<AttentionWorkspace<T>> local_workspaces;
+  auto& per_thread = workspaces ? *workspaces : local_workspaces;
+  if (per_thread.size() < static_cast<std::size_t>(num_threads()))
+    per_thread.resize(static_cast<std::size_t>(num_threads()));
 #ifdef _OPENMP
 #pragma omp parallel if (parallel)
 #endif
   {
-    AttentionWorkspace<T> workspace;
+    AttentionWorkspace<T>& workspace = per_thread[static_cast<std::size_t>(thread_index())];
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic)
 #endif

@@ -6,10 +6,16 @@
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/types.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <numeric>
 #include <utility>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 namespace eigenformer {
 
@@ -50,6 +56,22 @@ class Tensor {
   T operator[](Index i) const { return data_[i]; }
   // True when this tensor shares memory with a mapped file rather than owning a copy.
   bool is_view() const { return is_view_; }
+
+  // A hint, for a view into a mapped file whose values were copied elsewhere (a layer that
+  // repacked its weight): the whole pages it covers leave this process's resident memory
+  // (MADV_PAGEOUT). The data stays valid; a later read brings the pages back from the
+  // file. Does nothing for owned tensors, or where the hint is not available.
+  void release_resident_pages() const {
+#if defined(__linux__) && defined(MADV_PAGEOUT)
+    if (!is_view_ || data_ == nullptr) return;
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<std::uintptr_t>(data_);
+    const auto end = begin + static_cast<std::uintptr_t>(size()) * sizeof(T);
+    // Only pages that hold nothing but this tensor: neighbours may still be in use.
+    const std::uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+    if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_PAGEOUT);
+#endif
+  }
 
   // All leading dimensions flattened into rows, the last one as columns: (B, L, D) -> (B*L, D).
   // A rank-1 tensor is one row.

@@ -27,6 +27,7 @@ class Linear {
       throw ShapeError(detail::concat("Linear: bias shape ", detail::shape_string(bias_.shape()),
                                       " does not match ", out_features(), " outputs"));
     packed_ = std::make_shared<const PackedWeight<T>>(weight_.matrix());
+    weight_.release_resident_pages();  // products read only the packed copy
   }
   explicit Linear(const Matrix<T>& weight, const Vector<T>& bias = Vector<T>())
       : Linear(Tensor<T>::from_matrix(weight),

@@ -40,6 +40,7 @@ struct BertOutput {
 template <typename T>
 struct BertWorkspace {
   Matrix<T> qkv, context, projected, intermediate;
+  std::vector<AttentionWorkspace<T>> attention;  // one per thread
 };
 
 template <typename T>
@@ -68,7 +69,7 @@ class BertLayer {
     qkv_.forward(hidden, ws.qkv);
     ws.context.resize(hidden.rows(), h);
     attend_heads<T>(ws.qkv.leftCols(h), ws.qkv.middleCols(h, h), ws.qkv.rightCols(h), heads_, batch,
-                    batch, mask, ws.context);
+                    batch, mask, ws.context, nullptr, &ws.attention);
     project_add_normalize(attention_output_, ws.context, attention_norm_, hidden, ws);
     ws.intermediate.resize(hidden.rows(), intermediate_.out_features());
     intermediate_.project(hidden, ws.intermediate);
@@ -144,7 +145,7 @@ class BertModel {
     const BoolVector padded =
         Eigen::Map<const TokenIdVector>(attention_mask.data(), attention_mask.size()).array() == 0;
     AttentionMask<T> mask;
-    mask.key_padding.emplace(padded);
+    if (padded.any()) mask.key_padding.emplace(padded);
     return run(Eigen::Map<const TokenIdVector>(ids.data(), ids.size()),
                token_type_ids.size()
                    ? Eigen::Map<const TokenIdVector>(token_type_ids.data(), token_type_ids.size())
