@@ -164,8 +164,8 @@ class PackedWeight {
       right[r] = accumulate ? ploadu<Packet>(c + r * ldc + kPacketSize) : pset1<Packet>(T(0));
     }
     for (Index k = 0; k < depth; ++k, b += kPanelWidth) {
-      const Packet b_left = pload<Packet>(b);
-      const Packet b_right = pload<Packet>(b + kPacketSize);
+      const Packet b_left = ploadu<Packet>(b);
+      const Packet b_right = ploadu<Packet>(b + kPacketSize);
       for (int r = 0; r < Rows; ++r) {
         const Packet a_rk = pset1<Packet>(a[r * lda + k]);
         left[r] = pmadd(a_rk, b_left, left[r]);
@@ -179,7 +179,8 @@ class PackedWeight {
   }
 
   Index outputs_ = 0, inputs_ = 0;
-  // Eigen's allocator aligns to EIGEN_MAX_ALIGN_BYTES, at least a packet: pload is safe.
+  // Eigen's allocator aligns to EIGEN_MAX_ALIGN_BYTES: each panel row starts on a packet
+  // boundary (loads are the unaligned kind all the same, in case alignment is disabled).
   Vector<T> panels_;
 };
 
