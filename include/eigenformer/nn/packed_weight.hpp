@@ -90,33 +90,41 @@ class PackedWeight {
   // (144 KiB) stays in L2 while every panel streams past it.
   static constexpr Index kDepthBlock = 256;
   static constexpr Index kRowBlock = 144;
+  // Panels per block of `out` (512 float columns): the kRowBlock x 512 block being
+  // accumulated over the depth blocks stays in L2 too instead of going out to L3 between
+  // depth blocks (measured: 1.2x -> 1.5x Eigen's speed for 512 x 768 x 3072).
+  static constexpr Index kPanelBlock = 32;
 
   const T* panel_data(Index panel) const { return panels_.data() + panel * inputs_ * kPanelWidth; }
   T* panel_data(Index panel) { return panels_.data() + panel * inputs_ * kPanelWidth; }
 
   void multiply_panels(const MatrixView<T>& x, MutableMatrixView<T>& out, Index first_panel,
                        Index end_panel) const {
-    // Split the depth into equal blocks no deeper than kDepthBlock.
+    // Split the depth into equal blocks no deeper than kDepthBlock. The depth loop runs
+    // inside the row and panel blocks, so the block of `out` being accumulated stays in L2.
     const Index depth_blocks = std::max<Index>(1, (inputs_ + kDepthBlock - 1) / kDepthBlock);
     const Index depth_step = (inputs_ + depth_blocks - 1) / depth_blocks;
-    for (Index k0 = 0; k0 < inputs_; k0 += depth_step) {
-      const Index depth = std::min(depth_step, inputs_ - k0);
-      const bool accumulate = k0 > 0;
-      for (Index r0 = 0; r0 < x.rows(); r0 += kRowBlock) {
-        const Index row_end = std::min(x.rows(), r0 + kRowBlock);
-        for (Index p = first_panel; p < end_panel; ++p) {
-          const T* panel = panel_data(p) + k0 * kPanelWidth;
-          const Index column = p * kPanelWidth;
-          const Index width = std::min(kPanelWidth, outputs_ - column);
-          for (Index r = r0; r < row_end; r += kRows) {
-            const Index rows = std::min(kRows, row_end - r);
-            const T* a = x.data() + r * x.outerStride() + k0;
-            if (width == kPanelWidth)
-              kernel(rows, depth, a, x.outerStride(), panel, &out(r, column), out.outerStride(),
-                     accumulate);
-            else
-              edge_kernel(rows, width, depth, a, x.outerStride(), panel, &out(r, column),
-                          out.outerStride(), accumulate);
+    for (Index r0 = 0; r0 < x.rows(); r0 += kRowBlock) {
+      const Index row_end = std::min(x.rows(), r0 + kRowBlock);
+      for (Index p0 = first_panel; p0 < end_panel; p0 += kPanelBlock) {
+        const Index p_end = std::min(end_panel, p0 + kPanelBlock);
+        for (Index k0 = 0; k0 < inputs_; k0 += depth_step) {
+          const Index depth = std::min(depth_step, inputs_ - k0);
+          const bool accumulate = k0 > 0;
+          for (Index p = p0; p < p_end; ++p) {
+            const T* panel = panel_data(p) + k0 * kPanelWidth;
+            const Index column = p * kPanelWidth;
+            const Index width = std::min(kPanelWidth, outputs_ - column);
+            for (Index r = r0; r < row_end; r += kRows) {
+              const Index rows = std::min(kRows, row_end - r);
+              const T* a = x.data() + r * x.outerStride() + k0;
+              if (width == kPanelWidth)
+                kernel(rows, depth, a, x.outerStride(), panel, &out(r, column), out.outerStride(),
+                       accumulate);
+              else
+                edge_kernel(rows, width, depth, a, x.outerStride(), panel, &out(r, column),
+                            out.outerStride(), accumulate);
+            }
           }
         }
       }
