@@ -3,6 +3,7 @@
 
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/types.hpp>
+#include <eigenformer/nn/packed_weight.hpp>
 
 #include <cmath>
 #include <type_traits>
@@ -35,9 +36,26 @@ void check_attention_shapes(const MatrixView<T>& q, const MatrixView<T>& k, cons
 // double; typical models never get there, so the common path stays in float.
 constexpr double kFloatLogitLimit = 32.0;
 
-template <typename T, typename Logits>
-void compute_logits(const MatrixView<T>& q, const MatrixView<T>& k, T scale, Logits& logits) {
-  logits.noalias() = scale * (q * k.transpose());
+// Keys and values change with every head and call, but the packed micro-kernel product
+// (nn/packed_weight.hpp) still beats Eigen's GEMM after packing them: each thread keeps
+// its packing storage, so repeated calls do not allocate.
+template <typename T>
+struct AttentionPacks {
+  PackedWeight<T> keys, values;
+};
+
+template <typename T>
+AttentionPacks<T>& attention_packs() {
+  thread_local AttentionPacks<T> packs;
+  return packs;
+}
+
+// logits = scale q k^T; the scale is folded into the packed keys.
+template <typename T>
+void compute_logits(const MatrixView<T>& q, const MatrixView<T>& k, T scale, Matrix<T>& logits) {
+  PackedWeight<T>& keys = attention_packs<T>().keys;
+  keys.pack(k * scale);
+  keys.multiply(q, logits);
   if constexpr (std::is_same_v<T, float>) {
     if (logits.size() > 0 && logits.cwiseAbs().maxCoeff() > kFloatLogitLimit)
       logits = (static_cast<double>(scale) *

@@ -20,7 +20,9 @@ void materialized_attention(const MatrixView<T>& q, const MatrixView<T>& k, cons
   detail::compute_logits<T>(q, k, scale, probabilities);
   if (!mask.empty()) mask.apply(probabilities, 0, 0);
   softmax_rows<T>(probabilities);
-  out.noalias() = probabilities * v;
+  PackedWeight<T>& values = detail::attention_packs<T>().values;
+  values.pack(v.transpose());
+  values.multiply(probabilities, out);
 }
 
 }  // namespace eigenformer

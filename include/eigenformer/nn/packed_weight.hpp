@@ -38,16 +38,28 @@ class PackedWeight {
   PackedWeight() = default;
 
   template <typename Derived>
-  explicit PackedWeight(const Eigen::MatrixBase<Derived>& weight)
-      : outputs_(weight.rows()), inputs_(weight.cols()) {
+  explicit PackedWeight(const Eigen::MatrixBase<Derived>& weight) {
+    pack(weight);
+  }
+
+  // Packs `weight` (out_features x in_features, any Eigen expression: a transposed view, a
+  // scaled one) in place of the current contents, reusing the storage when the size is
+  // unchanged: operands that change with every call (an attention head's keys and values)
+  // are packed into a workspace without allocating.
+  template <typename Derived>
+  void pack(const Eigen::MatrixBase<Derived>& weight) {
+    outputs_ = weight.rows();
+    inputs_ = weight.cols();
     const Index panels = (outputs_ + kPanelWidth - 1) / kPanelWidth;
-    panels_.setZero(panels * inputs_ * kPanelWidth);
+    panels_.resize(panels * inputs_ * kPanelWidth);
     for (Index p = 0; p < panels; ++p) {
       const Index first = p * kPanelWidth;
       const Index width = std::min(kPanelWidth, outputs_ - first);
       T* panel = panel_data(p);
-      for (Index o = 0; o < width; ++o)
-        for (Index k = 0; k < inputs_; ++k) panel[k * kPanelWidth + o] = weight(first + o, k);
+      for (Index k = 0; k < inputs_; ++k) {
+        for (Index o = 0; o < width; ++o) panel[k * kPanelWidth + o] = weight(first + o, k);
+        for (Index o = width; o < kPanelWidth; ++o) panel[k * kPanelWidth + o] = T(0);
+      }
     }
   }
 
