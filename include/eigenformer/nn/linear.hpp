@@ -55,11 +55,8 @@ class Linear {
   }
 
   // out = x W^T without the bias, for callers that fuse the bias into a later pass.
+  // PackedWeight::multiply checks the shapes (a default-constructed layer has a 0 x 0 one).
   void project(const MatrixView<T>& x, MutableMatrixView<T> out) const {
-    check_input(x);
-    if (out.rows() != x.rows() || out.cols() != out_features())
-      throw ShapeError(detail::concat("Linear: output is ", out.rows(), " x ", out.cols(),
-                                      ", expected ", x.rows(), " x ", out_features()));
     packed_->multiply(x, out);
   }
 
@@ -70,15 +67,9 @@ class Linear {
   }
 
  private:
-  void check_input(const MatrixView<T>& x) const {
-    if (x.cols() != in_features())
-      throw ShapeError(
-          detail::concat("Linear: input has ", x.cols(), " features, expected ", in_features()));
-  }
-
   Tensor<T> weight_;
   Tensor<T> bias_;
-  std::shared_ptr<const PackedWeight<T>> packed_;
+  std::shared_ptr<const PackedWeight<T>> packed_ = std::make_shared<const PackedWeight<T>>();
 };
 
 // One Linear whose outputs are those of `parts` stacked in order (for example query, key and

@@ -69,10 +69,12 @@ class PackedWeight {
   // out = x W^T. Output columns are split between the OpenMP threads (when there are
   // several and this is not already a parallel region) in chunks of whole panels.
   void multiply(const MatrixView<T>& x, MutableMatrixView<T> out) const {
-    if (x.cols() != inputs_ || out.rows() != x.rows() || out.cols() != outputs_)
-      throw ShapeError(detail::concat("PackedWeight: ", x.rows(), " x ", x.cols(), " times (",
-                                      outputs_, " x ", inputs_, ")^T into ", out.rows(), " x ",
-                                      out.cols()));
+    if (x.cols() != inputs_)
+      throw ShapeError(
+          detail::concat("x W^T: input has ", x.cols(), " features, expected ", inputs_));
+    if (out.rows() != x.rows() || out.cols() != outputs_)
+      throw ShapeError(detail::concat("x W^T: output is ", out.rows(), " x ", out.cols(),
+                                      ", expected ", x.rows(), " x ", outputs_));
     if (inputs_ == 0) {  // every output is an empty sum
       out.setZero();
       return;
@@ -166,8 +168,9 @@ class PackedWeight {
   static void edge_kernel(Index rows, Index width, Index depth, const T* a, Index lda, const T* b,
                           T* c, Index ldc, bool accumulate) {
     alignas(64) T tile[kRows * kPanelWidth] = {};
-    for (Index r = 0; r < rows; ++r)
-      for (Index j = 0; j < width && accumulate; ++j) tile[r * kPanelWidth + j] = c[r * ldc + j];
+    if (accumulate)
+      for (Index r = 0; r < rows; ++r)
+        for (Index j = 0; j < width; ++j) tile[r * kPanelWidth + j] = c[r * ldc + j];
     kernel(rows, depth, a, lda, b, tile, kPanelWidth, accumulate);
     for (Index r = 0; r < rows; ++r)
       for (Index j = 0; j < width; ++j) c[r * ldc + j] = tile[r * kPanelWidth + j];
