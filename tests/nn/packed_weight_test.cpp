@@ -66,18 +66,26 @@ TYPED_TEST(PackedWeightTest, ReadsAndWritesColumnBlocksOfWiderMatrices) {
 
 TYPED_TEST(PackedWeightTest, ThreadedProductEqualsSingleThreadedBitForBit) {
   using T = TypeParam;
-  const Matrix<T> x = random_matrix<T>(128, 384, 31);
-  const Matrix<T> w = random_matrix<T>(1000, 384, 32);
-  const PackedWeight<T> packed(w);
   const int threads = num_threads();
-  Matrix<T> serial(128, 1000), threaded(128, 1000);
-  set_num_threads(1);
-  packed.multiply(x, serial);
-  set_num_threads(4);
-  packed.multiply(x, threaded);
+  // Many panels (shrinking chunks), and fewer panels than twice the threads (every chunk at
+  // its minimum size, some threads without one).
+  for (const Index outputs : {Index{1000}, Index{40}}) {
+    const Index rows = outputs == 1000 ? 128 : 2048;  // enough work to go parallel
+    const Matrix<T> x = random_matrix<T>(rows, 384, 31);
+    const Matrix<T> w = random_matrix<T>(outputs, 384, 32);
+    const PackedWeight<T> packed(w);
+    Matrix<T> serial(rows, outputs);
+    set_num_threads(1);
+    packed.multiply(x, serial);
+    for (const int parallel : {2, 3, 4}) {
+      Matrix<T> threaded = Matrix<T>::Constant(rows, outputs, T(-1));
+      set_num_threads(parallel);
+      packed.multiply(x, threaded);
+      // Each output column is computed by one thread in the same order either way.
+      EXPECT_TRUE((serial.array() == threaded.array()).all()) << outputs << " outputs, " << parallel;
+    }
+  }
   set_num_threads(threads);
-  // Each output column is computed by one thread in the same order either way.
-  EXPECT_TRUE((serial.array() == threaded.array()).all());
 }
 
 TYPED_TEST(PackedWeightTest, EmptyProductsAndShapeMismatches) {
