@@ -82,7 +82,8 @@ TYPED_TEST(PackedWeightTest, ThreadedProductEqualsSingleThreadedBitForBit) {
       set_num_threads(parallel);
       packed.multiply(x, threaded);
       // Each output column is computed by one thread in the same order either way.
-      EXPECT_TRUE((serial.array() == threaded.array()).all()) << outputs << " outputs, " << parallel;
+      EXPECT_TRUE((serial.array() == threaded.array()).all())
+          << outputs << " outputs, " << parallel;
     }
   }
   set_num_threads(threads);
