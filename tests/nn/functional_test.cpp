@@ -81,6 +81,13 @@ TYPED_TEST(FunctionalTest, LinearComputesXWTransposePlusBias) {
   EXPECT_EQ(y(0, 0), T(1 - 3 + 0.5));
   EXPECT_EQ(y(0, 1), T(4 - 6 - 1));
   EXPECT_THROW(Linear<T>(w, b).forward(Matrix<T>::Zero(1, 2)), ShapeError);
+  EXPECT_TRUE((Linear<T>(w, b).weight().array() == w.array()).all());  // kept only packed
+  // Stacked outputs: the rows of the parts in order, one product.
+  const Linear<T> stacked = stack_outputs<T>({Linear<T>(w, b), Linear<T>(2 * w, 2 * b)});
+  ASSERT_EQ(stacked.out_features(), 4);
+  EXPECT_TRUE((stacked.weight().bottomRows(2).array() == (2 * w).array()).all());
+  const Matrix<T> both = stacked.forward(x);
+  EXPECT_EQ(both(0, 3), T(2 * (4 - 6 - 1)));
 }
 
 TYPED_TEST(FunctionalTest, EmbeddingChecksBounds) {

@@ -43,6 +43,15 @@ TYPED_TEST(PackedWeightTest, EveryRowAndColumnTailMatchesEigen) {
       this->expect_matches_eigen(rows, 37, outputs, seed += 2);
 }
 
+TYPED_TEST(PackedWeightTest, UnpackReturnsThePackedWeightExactly) {
+  constexpr Index kWidth = PackedWeight<TypeParam>::kPanelWidth;
+  for (Index outputs : {Index{1}, kWidth - 1, kWidth, 3 * kWidth + 5}) {
+    const Matrix<TypeParam> w = random_matrix<TypeParam>(outputs, 300, 51);
+    EXPECT_TRUE((PackedWeight<TypeParam>(w).unpack().array() == w.array()).all()) << outputs;
+  }
+  EXPECT_EQ(PackedWeight<TypeParam>().unpack().size(), 0);
+}
+
 TYPED_TEST(PackedWeightTest, DeepAndTallProductsSplitIntoBlocksMatchEigen) {
   // Depths beyond one depth block (equal splits that are not multiples of anything) and
   // more rows than one row block.

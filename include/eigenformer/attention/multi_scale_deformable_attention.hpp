@@ -25,6 +25,7 @@
 #include <eigenformer/core/tensor.hpp>
 #include <eigenformer/core/types.hpp>
 #include <eigenformer/nn/linear.hpp>
+#include <eigenformer/nn/packed_weight.hpp>
 #include <eigenformer/nn/softmax.hpp>
 
 #include <cmath>
@@ -166,7 +167,7 @@ struct DeformableAttentionOptions {
 template <typename T>
 class MultiScaleDeformableAttention {
  public:
-  MultiScaleDeformableAttention() = default;
+  MultiScaleDeformableAttention() : value_heads_(1) {}
   MultiScaleDeformableAttention(Linear<T> value_projection, Linear<T> sampling_offsets,
                                 Linear<T> attention_weights, Linear<T> output_projection,
                                 Index num_heads, Index num_levels, Index num_points)
@@ -187,6 +188,9 @@ class MultiScaleDeformableAttention {
     expect_layer("sampling_offsets", sampling_offsets_, d, 2 * samples);
     expect_layer("attention_weights", attention_weights_, d, samples);
     expect_layer("output_proj", output_projection_, d, d);
+    const Matrix<T> value_weight = value_projection_.weight();
+    for (Index head = 0; head < num_heads_; ++head)
+      value_heads_.emplace_back(value_weight.middleRows(head * head_dim(), head_dim()));
   }
 
   // HF's module under `prefix` ("model.decoder.layers.0.encoder_attn."): value_proj,
@@ -450,12 +454,11 @@ class MultiScaleDeformableAttention {
       });
       weight_sums(row, head) = weight_sum;
     });
-    const auto weight = value_projection_.weight();
     for (Index head = 0; head < num_heads_; ++head) {
       const Eigen::Map<const Matrix<T>, 0, Eigen::OuterStride<>> head_rows(
           gathered.data() + head * d, queries, d, Eigen::OuterStride<>(num_heads_ * d));
       auto out = context.middleCols(head * head_size, head_size);
-      out.noalias() = head_rows * weight.middleRows(head * head_size, head_size).transpose();
+      value_heads_[static_cast<std::size_t>(head)].multiply(head_rows, out);
       if (value_projection_.has_bias())
         out.noalias() += weight_sums.col(head) *
                          value_projection_.bias().segment(head * head_size, head_size).transpose();
@@ -491,6 +494,8 @@ class MultiScaleDeformableAttention {
 
   Linear<T> value_projection_, sampling_offsets_, attention_weights_, output_projection_;
   Index num_heads_ = 1, num_levels_ = 1, num_points_ = 1;
+  std::vector<PackedWeight<T>>
+      value_heads_;  // value_proj's rows of each head, for sample_then_project
 };
 
 }  // namespace eigenformer

@@ -1,8 +1,8 @@
 #pragma once
-// y = x W^T + b with W in PyTorch's (out_features, in_features) layout. The weight stays
-// available as stored (a view into the weights file when it was memory-mapped); products
-// use a copy repacked once at construction (nn/packed_weight.hpp), shared between copies
-// of the layer, so nothing is copied or repacked per call.
+// y = x W^T + b with W in PyTorch's (out_features, in_features) layout. The weight is kept
+// only as a copy repacked once at construction for the products (nn/packed_weight.hpp) and
+// shared between copies of the layer, so nothing is copied or repacked per call, and a
+// memory-mapped weight costs no resident memory once packed.
 
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/core/tensor.hpp>
@@ -19,15 +19,15 @@ template <typename T>
 class Linear {
  public:
   Linear() = default;
-  Linear(Tensor<T> weight, Tensor<T> bias) : weight_(std::move(weight)), bias_(std::move(bias)) {
-    if (weight_.rank() != 2)
+  Linear(const Tensor<T>& weight, Tensor<T> bias) : bias_(std::move(bias)) {
+    if (weight.rank() != 2)
       throw ShapeError(detail::concat("Linear: weight must be (out, in), got ",
-                                      detail::shape_string(weight_.shape())));
-    if (!bias_.empty() && bias_.shape() != Shape{out_features()})
+                                      detail::shape_string(weight.shape())));
+    if (!bias_.empty() && bias_.shape() != Shape{weight.dim(0)})
       throw ShapeError(detail::concat("Linear: bias shape ", detail::shape_string(bias_.shape()),
-                                      " does not match ", out_features(), " outputs"));
-    packed_ = std::make_shared<const PackedWeight<T>>(weight_.matrix());
-    weight_.release_resident_pages();  // products read only the packed copy
+                                      " does not match ", weight.dim(0), " outputs"));
+    packed_ = std::make_shared<const PackedWeight<T>>(weight.matrix());
+    weight.release_resident_pages();  // the mapped file's pages are not read again
   }
   explicit Linear(const Matrix<T>& weight, const Vector<T>& bias = Vector<T>())
       : Linear(Tensor<T>::from_matrix(weight),
@@ -42,10 +42,12 @@ class Linear {
                   has_bias ? weights.at(prefix + "bias", {out_features}) : Tensor<T>());
   }
 
-  Index in_features() const { return weight_.dim(1); }
-  Index out_features() const { return weight_.dim(0); }
+  Index in_features() const { return packed_->in_features(); }
+  Index out_features() const { return packed_->out_features(); }
   bool has_bias() const { return !bias_.empty(); }
-  ConstMatrixMap<T> weight() const { return weight_.matrix(); }
+  // A copy of W (out, in) rebuilt from the packed form, for inspection and for building
+  // other layers at load time; products never need it.
+  Matrix<T> weight() const { return packed_->unpack(); }
   ConstVectorMap<T> bias() const { return bias_.vector(); }
 
   // Writes into `out` (rows x out_features) without allocating.
@@ -67,7 +69,6 @@ class Linear {
   }
 
  private:
-  Tensor<T> weight_;
   Tensor<T> bias_;
   std::shared_ptr<const PackedWeight<T>> packed_ = std::make_shared<const PackedWeight<T>>();
 };

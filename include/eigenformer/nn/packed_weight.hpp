@@ -65,6 +65,16 @@ class PackedWeight {
     }
   }
 
+  // The weight as it was packed (out_features x in_features).
+  Matrix<T> unpack() const {
+    Matrix<T> weight(outputs_, inputs_);
+    for (Index o = 0; o < outputs_; ++o) {
+      const T* panel = panel_data(o / kPanelWidth) + o % kPanelWidth;
+      for (Index k = 0; k < inputs_; ++k) weight(o, k) = panel[k * kPanelWidth];
+    }
+    return weight;
+  }
+
   Index out_features() const { return outputs_; }
   Index in_features() const { return inputs_; }
 
