@@ -494,8 +494,8 @@ class MultiScaleDeformableAttention {
 
   Linear<T> value_projection_, sampling_offsets_, attention_weights_, output_projection_;
   Index num_heads_ = 1, num_levels_ = 1, num_points_ = 1;
-  std::vector<PackedWeight<T>>
-      value_heads_;  // value_proj's rows of each head, for sample_then_project
+  // value_proj's rows of each head, packed for sample_then_project's per-head products.
+  std::vector<PackedWeight<T>> value_heads_;
 };
 
 }  // namespace eigenformer
