@@ -52,7 +52,7 @@ class PackedWeight {
   void pack(const Eigen::MatrixBase<Derived>& weight) {
     outputs_ = weight.rows();
     inputs_ = weight.cols();
-    const Index panels = (outputs_ + kPanelWidth - 1) / kPanelWidth;
+    const Index panels = panel_count();
     panels_.resize(panels * inputs_ * kPanelWidth);
     for (Index p = 0; p < panels; ++p) {
       const Index first = p * kPanelWidth;
@@ -91,7 +91,7 @@ class PackedWeight {
       out.setZero();
       return;
     }
-    const Index panels = (outputs_ + kPanelWidth - 1) / kPanelWidth;
+    const Index panels = panel_count();
 #ifdef _OPENMP
     constexpr Index kMinWorkPerThread = Index{1} << 18;  // multiply-adds; below, threads cost more
     const int threads = omp_in_parallel() ? 1 : std::min<Index>(omp_get_max_threads(), panels);
@@ -135,6 +135,8 @@ class PackedWeight {
     } while (first < panels && !next_panel.compare_exchange_weak(first, first + size));
     return {first, std::min(panels, first + size)};
   }
+
+  Index panel_count() const { return (outputs_ + kPanelWidth - 1) / kPanelWidth; }
 
   const T* panel_data(Index panel) const { return panels_.data() + panel * inputs_ * kPanelWidth; }
   T* panel_data(Index panel) { return panels_.data() + panel * inputs_ * kPanelWidth; }
