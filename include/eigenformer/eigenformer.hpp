@@ -4,6 +4,7 @@
 // <eigenformer/text.hpp>, image files (stb) in <eigenformer/vision.hpp>.
 
 #include <eigenformer/core/error.hpp>
+#include <eigenformer/core/huge_page_buffer.hpp>
 #include <eigenformer/core/sequence_batch.hpp>
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/core/tensor.hpp>

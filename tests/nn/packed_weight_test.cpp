@@ -58,6 +58,8 @@ TYPED_TEST(PackedWeightTest, DeepAndTallProductsSplitIntoBlocksMatchEigen) {
   this->expect_matches_eigen(130, 385, 70, 11);
   this->expect_matches_eigen(200, 1537, 48, 13);
   this->expect_matches_eigen(7, 3072, 33, 15);
+  // Weights of more than one huge page (2 MiB): packed into memory mapped for huge pages.
+  this->expect_matches_eigen(20, 1100, 500, 17);
 }
 
 TYPED_TEST(PackedWeightTest, ReadsAndWritesColumnBlocksOfWiderMatrices) {

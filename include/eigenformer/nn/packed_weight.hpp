@@ -14,6 +14,7 @@
 // AVX-512, NEON) and works for float and double alike.
 
 #include <eigenformer/core/error.hpp>
+#include <eigenformer/core/huge_page_buffer.hpp>
 #include <eigenformer/core/types.hpp>
 
 #ifdef _OPENMP
@@ -45,8 +46,8 @@ class PackedWeight {
   }
 
   // Packs `weight` (out_features x in_features, any Eigen expression: a transposed view, a
-  // scaled one) in place of the current contents, reusing the storage when the size is
-  // unchanged: operands that change with every call (an attention head's keys and values)
+  // scaled one) in place of the current contents, reusing the storage when it is
+  // large enough: operands that change with every call (an attention head's keys and values)
   // are packed into a workspace without allocating.
   template <typename Derived>
   void pack(const Eigen::MatrixBase<Derived>& weight) {
@@ -231,9 +232,10 @@ class PackedWeight {
   }
 
   Index outputs_ = 0, inputs_ = 0;
-  // Eigen's allocator aligns to EIGEN_MAX_ALIGN_BYTES: each panel row starts on a packet
-  // boundary (loads are the unaligned kind all the same, in case alignment is disabled).
-  Vector<T> panels_;
+  // Aligned at least to EIGEN_MAX_ALIGN_BYTES, so each panel row starts on a packet boundary
+  // (loads are the unaligned kind all the same, in case alignment is disabled); on huge pages
+  // where the system allows it.
+  HugePageBuffer<T> panels_;
 };
 
 }  // namespace eigenformer
