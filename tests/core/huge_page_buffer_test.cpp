@@ -51,7 +51,7 @@ TEST(HugePageBufferTest, BuffersOfAHugePageOrMoreStartOnAHugePageBoundary) {
   buffer.resize(kFloatsPerHugePage + 123);
   fill_with_index(buffer);
   EXPECT_TRUE(holds_index(buffer));
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
+#ifdef EIGENFORMER_HUGE_PAGE_MAPPING
   EXPECT_TRUE(buffer.advised_huge_pages());
   EXPECT_EQ(address(buffer.data()) % HugePageBuffer<float>::kHugePageBytes, 0u);
 #else

@@ -23,6 +23,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #endif
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+#define EIGENFORMER_HUGE_PAGE_MAPPING 1
+#endif
 
 namespace eigenformer {
 
@@ -75,7 +78,7 @@ class HugePageBuffer {
     if (count == 0) return;
     if (count > std::size_t(-1) / sizeof(T)) throw std::bad_alloc();
     const std::size_t bytes = count * sizeof(T);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
+#ifdef EIGENFORMER_HUGE_PAGE_MAPPING
     if (bytes >= kHugePageBytes) {
       map_huge_page_aligned(bytes);
       capacity_ = count;
@@ -86,7 +89,7 @@ class HugePageBuffer {
     capacity_ = count;
   }
 
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
+#ifdef EIGENFORMER_HUGE_PAGE_MAPPING
   // Maps one huge page more than needed, then unmaps the unaligned head and the rest of the
   // tail: what is left starts on a 2 MiB boundary, so every whole 2 MiB of it can be a huge
   // page, and the last partial one stays on small pages instead of wasting memory.
@@ -110,10 +113,12 @@ class HugePageBuffer {
 #endif
 
   void release() noexcept {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (mapped_bytes_ > 0) munmap(data_, mapped_bytes_);
+#ifdef EIGENFORMER_HUGE_PAGE_MAPPING
+    if (mapped_bytes_ > 0)
+      munmap(data_, mapped_bytes_);
+    else
 #endif
-    if (mapped_bytes_ == 0) Eigen::internal::aligned_free(data_);
+      Eigen::internal::aligned_free(data_);
     data_ = nullptr;
     size_ = capacity_ = mapped_bytes_ = 0;
   }

@@ -123,7 +123,7 @@ class PackedWeight {
   // block of `out` accumulated over the depth blocks stays in L2 as well. Measured against
   // the transposed order (panel slice kept in L1, rows of x streamed from L2): 8% less time
   // for BERT-base's products at 128 rows, each weight read from memory once as in a forward
-  // pass (README, "Performance").
+  // pass (README, "Build options and performance").
   static constexpr Index kDepthBlock = 256;
   static constexpr Index kRowBlock = 144;
   static constexpr Index kPanelBlock = 8;
