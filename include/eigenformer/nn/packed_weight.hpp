@@ -142,6 +142,15 @@ class PackedWeight {
     return {first, std::min(panels, first + size)};
   }
 
+  // Rows of micro-tile `tile` when a row block of `block_rows` rows is split into the fewest
+  // tiles of at most kRows, all of nearly equal height (128 rows: 18 x 6 + 4 x 5, not
+  // 21 x 6 + 2). A tile of 1-3 rows has too few independent accumulators to hide the FMA
+  // latency and takes about as long as a full one; 5 rows keep the FMA units as busy as 6.
+  static Index tile_rows(Index block_rows, Index tile) {
+    const Index tiles = (block_rows + kRows - 1) / kRows;
+    return block_rows / tiles + (tile < block_rows % tiles ? 1 : 0);
+  }
+
   Index panel_count() const { return (outputs_ + kPanelWidth - 1) / kPanelWidth; }
 
   const T* panel_data(Index panel) const { return panels_.data() + panel * inputs_ * kPanelWidth; }
@@ -161,8 +170,8 @@ class PackedWeight {
         for (Index k0 = 0; k0 < inputs_; k0 += depth_step) {
           const Index depth = std::min(depth_step, inputs_ - k0);
           const bool accumulate = k0 > 0;
-          for (Index r = r0; r < row_end; r += kRows) {
-            const Index rows = std::min(kRows, row_end - r);
+          for (Index tile = 0, r = r0, rows = 0; r < row_end; r += rows, ++tile) {
+            rows = tile_rows(row_end - r0, tile);
             const T* a = x.data() + r * x.outerStride() + k0;
             for (Index p = p0; p < p_end; ++p) {
               const T* panel = panel_data(p) + k0 * kPanelWidth;
