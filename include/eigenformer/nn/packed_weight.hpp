@@ -142,13 +142,15 @@ class PackedWeight {
     return {first, std::min(panels, first + size)};
   }
 
-  // Rows of micro-tile `tile` when a row block of `block_rows` rows is split into the fewest
-  // tiles of at most kRows, all of nearly equal height (128 rows: 18 x 6 + 4 x 5, not
-  // 21 x 6 + 2). A tile of 1-3 rows has too few independent accumulators to hide the FMA
-  // latency and takes about as long as a full one; 5 rows keep the FMA units as busy as 6.
-  static Index tile_rows(Index block_rows, Index tile) {
-    const Index tiles = (block_rows + kRows - 1) / kRows;
-    return block_rows / tiles + (tile < block_rows % tiles ? 1 : 0);
+  // Part `index` of `total` split into the fewest parts of at most `max_part`, all of
+  // nearly equal size. The depth, the rows and each row block's micro-tiles are cut this
+  // way: 128 rows make tiles of 18 x 6 + 4 x 5 rows, not 21 x 6 + 2, and 1024 rows make 8
+  // blocks of 128, not 7 x 144 + 16. A tile of 1-3 rows has too few independent accumulators
+  // to hide the FMA latency and takes about as long as a full one (5 rows keep the FMA units
+  // as busy as 6); a short row block loads weight slices into L2 for only a few tiles.
+  static Index balanced_part(Index total, Index max_part, Index index) {
+    const Index parts = (total + max_part - 1) / max_part;
+    return total / parts + (index < total % parts ? 1 : 0);
   }
 
   Index panel_count() const { return (outputs_ + kPanelWidth - 1) / kPanelWidth; }
@@ -158,20 +160,18 @@ class PackedWeight {
 
   void multiply_panels(const MatrixView<T>& x, MutableMatrixView<T>& out, Index first_panel,
                        Index end_panel) const {
-    // Split the depth into equal blocks no deeper than kDepthBlock. The depth loop runs
-    // inside the row and panel blocks, so the block of `out` being accumulated stays in L2.
-    // Inside a depth block, each kRows slice of x meets every panel of the block in turn.
-    const Index depth_blocks = std::max<Index>(1, (inputs_ + kDepthBlock - 1) / kDepthBlock);
-    const Index depth_step = (inputs_ + depth_blocks - 1) / depth_blocks;
-    for (Index r0 = 0; r0 < x.rows(); r0 += kRowBlock) {
-      const Index row_end = std::min(x.rows(), r0 + kRowBlock);
+    // The depth loop runs inside the row and panel blocks, so the block of `out` being
+    // accumulated stays in L2. Inside a depth block, each kRows slice of x meets every panel
+    // of the block in turn.
+    for (Index block = 0, r0 = 0, block_rows = 0; r0 < x.rows(); r0 += block_rows, ++block) {
+      block_rows = balanced_part(x.rows(), kRowBlock, block);
       for (Index p0 = first_panel; p0 < end_panel; p0 += kPanelBlock) {
         const Index p_end = std::min(end_panel, p0 + kPanelBlock);
-        for (Index k0 = 0; k0 < inputs_; k0 += depth_step) {
-          const Index depth = std::min(depth_step, inputs_ - k0);
+        for (Index step = 0, k0 = 0, depth = 0; k0 < inputs_; k0 += depth, ++step) {
+          depth = balanced_part(inputs_, kDepthBlock, step);
           const bool accumulate = k0 > 0;
-          for (Index tile = 0, r = r0, rows = 0; r < row_end; r += rows, ++tile) {
-            rows = tile_rows(row_end - r0, tile);
+          for (Index tile = 0, r = r0, rows = 0; r < r0 + block_rows; r += rows, ++tile) {
+            rows = balanced_part(block_rows, kRows, tile);
             const T* a = x.data() + r * x.outerStride() + k0;
             for (Index p = p0; p < p_end; ++p) {
               const T* panel = panel_data(p) + k0 * kPanelWidth;
@@ -190,8 +190,10 @@ class PackedWeight {
     }
   }
 
-  static void kernel(Index rows, Index depth, const T* a, Index lda, const T* b, T* c, Index ldc,
-                     bool accumulate) {
+  // Always inlined: when GCC 12 called the micro-kernels out of line, it kept their
+  // accumulator arrays on the stack instead of in registers (2.4x slower).
+  EIGEN_ALWAYS_INLINE static void kernel(Index rows, Index depth, const T* a, Index lda, const T* b,
+                                         T* c, Index ldc, bool accumulate) {
     switch (rows) {
       case 6:
         return micro_kernel<6>(depth, a, lda, b, c, ldc, accumulate);
@@ -223,8 +225,8 @@ class PackedWeight {
 
   // c[0:Rows, 0:kPanelWidth] (+)= a[0:Rows, 0:depth] * b[0:depth, 0:kPanelWidth].
   template <int Rows>
-  static void micro_kernel(Index depth, const T* a, Index lda, const T* b, T* c, Index ldc,
-                           bool accumulate) {
+  EIGEN_ALWAYS_INLINE static void micro_kernel(Index depth, const T* a, Index lda, const T* b, T* c,
+                                               Index ldc, bool accumulate) {
     using namespace Eigen::internal;
     Packet left[Rows], right[Rows];
     for (int r = 0; r < Rows; ++r) {
