@@ -7,6 +7,11 @@ ratio eigenformer / ONNX Runtime. Before timing, each model's outputs are checke
 Runtime against the torch reference (make_model.py), and text-encoder too when it has the
 --dump-hidden flag (see eigenformer_agreement). Without the text-encoder binary only the
 ONNX Runtime column is filled.
+
+With --paired, a configuration whose threads fit twice on the machine's cores runs both
+programs at the same time instead, each pinned to its own cores, swapping the cores every
+round; its ratio is then the median of the per-round ratios. Both programs see the same
+moment's machine, which cancels most of the drift of a shared machine.
 """
 
 import argparse
@@ -56,6 +61,9 @@ def parse_args():
                         help="timed runs per program and round (default: %(default)s)")
     parser.add_argument("--tolerance", type=float, default=1e-4,
                         help="max abs difference of last_hidden_state (default: %(default)s)")
+    parser.add_argument("--paired", action="store_true",
+                        help="run both programs at once on separate cores where the thread "
+                             "count allows (see above)")
     parser.add_argument("--only", nargs="+", metavar="ID",
                         help="configurations to run, e.g. minilm:1x128:t1 bert-base:1x128:t2; "
                              "all: " + " ".join(config_id(c) for c in CONFIGS))
@@ -164,26 +172,38 @@ def eigenformer_command(text_encoder, model_dir, batch, seq, threads, runs):
             "--seq", str(seq), "--threads", str(threads), "--runs", str(runs)]
 
 
-def run_timed(command, batch, seq, threads):
-    """Runs one benchmark program; returns its JSON result or raises RuntimeError."""
+def start_timed(command, threads, cores=None):
+    """Starts one benchmark program, pinned to `cores` when given."""
     # An inherited OMP_NUM_THREADS must not cap (or inflate) the thread count under test.
     environment = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    pin = (lambda: os.sched_setaffinity(0, cores)) if cores else None
     try:
-        result = subprocess.run(command, capture_output=True, text=True, env=environment,
-                                timeout=RUN_TIMEOUT_S)
-    except (OSError, subprocess.TimeoutExpired) as failure:
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=environment, preexec_fn=pin)
+    except OSError as failure:
         raise RuntimeError(f"{command[0]}: {failure}") from failure
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {result.returncode}: "
-                           f"{result.stderr.strip()[-500:]}")
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
+
+
+def finish_timed(process, command, batch, seq, threads):
+    """Waits for a program started by start_timed; returns its JSON result or raises
+    RuntimeError."""
+    try:
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired as failure:
+        process.kill()
+        process.communicate()
+        raise RuntimeError(f"{command[0]}: {failure}") from failure
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {process.returncode}: "
+                           f"{stderr.strip()[-500:]}")
+    lines = [line for line in stdout.splitlines() if line.strip()]
     try:
         report = json.loads(lines[-1]) if lines else None
     except ValueError:
         report = None
     if not isinstance(report, dict) or not {"median_ms", "min_ms"} <= report.keys():
         raise RuntimeError(f"{' '.join(command)}: expected one JSON line with median_ms and "
-                           f"min_ms, got {result.stdout.strip()[-300:]!r}")
+                           f"min_ms, got {stdout.strip()[-300:]!r}")
     echoed = (report.get("batch"), report.get("seq"), report.get("threads"))
     if echoed != (batch, seq, threads):
         raise RuntimeError(f"{' '.join(command)}: reported batch/seq/threads {echoed}, "
@@ -191,32 +211,76 @@ def run_timed(command, batch, seq, threads):
     return report
 
 
-def benchmark_config(config, model_dir, args, with_eigenformer):
-    """Alternates the programs (ABBA...) so slow drifts in machine load hit both alike."""
-    _, batch, seq, threads = config
-    sides = {"ort": ort_command(model_dir, batch, seq, threads, args.runs)}
-    if with_eigenformer:
-        sides["eigenformer"] = eigenformer_command(args.text_encoder, model_dir, batch, seq,
-                                                   threads, args.runs)
-    medians = {side: [] for side in sides}
-    errors = {}
-    order = list(sides)
-    for round_index in range(args.rounds):
-        for side in order:
-            if side in errors:
-                continue
+def run_round(commands, batch, seq, threads, core_sets):
+    """Runs each side's command once, all at the same time when core_sets pins them, else
+    one after the other. Returns ({side: report}, {side: error message})."""
+    reports, errors = {}, {}
+    if core_sets:
+        started = {}
+        for (side, command), cores in zip(commands.items(), core_sets):
             try:
-                report = run_timed(sides[side], batch, seq, threads)
+                started[side] = start_timed(command, threads, cores)
             except RuntimeError as failure:
                 errors[side] = str(failure)
-                log(f"compare: {config_id(config)} {side}: {failure}")
-                continue
+        for side, process in started.items():
+            try:
+                reports[side] = finish_timed(process, commands[side], batch, seq, threads)
+            except RuntimeError as failure:
+                errors[side] = str(failure)
+        return reports, errors
+    for side, command in commands.items():
+        try:
+            reports[side] = finish_timed(start_timed(command, threads), command, batch, seq,
+                                         threads)
+        except RuntimeError as failure:
+            errors[side] = str(failure)
+    return reports, errors
+
+
+def paired_core_sets(threads, sides):
+    """One set of `threads` cores per side, or None when the machine has too few."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < threads * sides:
+        return None
+    return [set(cores[i * threads:(i + 1) * threads]) for i in range(sides)]
+
+
+def benchmark_config(config, model_dir, args, with_eigenformer):
+    """Alternates the programs (ABBA...) so slow drifts in machine load hit both alike, or
+    with --paired runs them at once on swapped cores. Returns ({side: median ms, "ratio":
+    median per-round ratio when paired}, {side: error})."""
+    _, batch, seq, threads = config
+    commands = {"ort": ort_command(model_dir, batch, seq, threads, args.runs)}
+    if with_eigenformer:
+        commands["eigenformer"] = eigenformer_command(args.text_encoder, model_dir, batch, seq,
+                                                      threads, args.runs)
+    core_sets = paired_core_sets(threads, len(commands)) if args.paired else None
+    if args.paired and not core_sets:
+        log(f"compare: {config_id(config)}: too few cores to pair; alternating instead")
+    medians = {side: [] for side in commands}
+    ratios, errors = [], {}
+    for round_index in range(args.rounds):
+        pending = {side: command for side, command in commands.items() if side not in errors}
+        reports, failures = run_round(pending, batch, seq, threads, core_sets)
+        for side, failure in failures.items():
+            errors[side] = failure
+            log(f"compare: {config_id(config)} {side}: {failure}")
+        for side, report in reports.items():
             medians[side].append(report["median_ms"])
-            log(f"compare: {config_id(config)} round {round_index + 1}/{args.rounds} {side}: "
-                f"median {report['median_ms']:.2f} ms, min {report['min_ms']:.2f} ms")
-        order.reverse()
-    return {side: (None if side in errors else statistics.median(values))
-            for side, values in medians.items()}, errors
+            pinned = ""
+            if core_sets:
+                pinned = f" on cores {sorted(core_sets[list(pending).index(side)])}"
+            log(f"compare: {config_id(config)} round {round_index + 1}/{args.rounds} {side}"
+                f"{pinned}: median {report['median_ms']:.2f} ms, min {report['min_ms']:.2f} ms")
+        if core_sets and {"ort", "eigenformer"} <= reports.keys():
+            ratios.append(reports["eigenformer"]["median_ms"] / reports["ort"]["median_ms"])
+        # Reversing the order alone also swaps the cores when paired.
+        commands = dict(reversed(list(commands.items())))
+    result = {side: (None if side in errors else statistics.median(values))
+              for side, values in medians.items()}
+    if ratios and not errors:
+        result["ratio"] = statistics.median(ratios)
+    return result, errors
 
 
 def format_ms(value):
@@ -226,7 +290,10 @@ def format_ms(value):
 def table_row(config, result):
     model, batch, seq, threads = config
     ort, eigenformer = result.get("ort"), result.get("eigenformer")
-    ratio = "n/a" if ort is None or eigenformer is None else f"{eigenformer / ort:.2f}"
+    if "ratio" in result:
+        ratio = f"{result['ratio']:.2f} (paired)"
+    else:
+        ratio = "n/a" if ort is None or eigenformer is None else f"{eigenformer / ort:.2f}"
     return (f"| {model} | {batch} x {seq} | {threads} | {format_ms(ort)} | "
             f"{format_ms(eigenformer)} | {ratio} |")
 
@@ -248,9 +315,10 @@ def describe_machine(args, with_eigenformer):
             f"ONNX Runtime: onnxruntime-node {ort_version} (CPU EP, graph optimization 'all', "
             f"intra-op threads = threads, inter-op 1)",
             f"eigenformer: {eigenformer}",
-            f"{args.rounds} alternating rounds x {args.runs} timed runs per program; "
-            f"cell = median over rounds of each round's median; token ids all valid, "
-            f"attention mask all ones"]
+            f"{args.rounds} {'paired (where cores allow) or ' if args.paired else ''}"
+            f"alternating rounds x {args.runs} timed runs per program; cell = median over "
+            f"rounds of each round's median, a paired ratio the median of per-round ratios; "
+            f"token ids all valid, attention mask all ones"]
 
 
 def prepare_and_check_models(models, args, with_eigenformer):
