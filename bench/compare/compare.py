@@ -211,29 +211,33 @@ def finish_timed(process, command, batch, seq, threads):
     return report
 
 
-def run_round(commands, batch, seq, threads, core_sets):
-    """Runs each side's command once, all at the same time when core_sets pins them, else
-    one after the other. Returns ({side: report}, {side: error message})."""
-    reports, errors = {}, {}
-    if core_sets:
-        started = {}
-        for (side, command), cores in zip(commands.items(), core_sets):
-            try:
-                started[side] = start_timed(command, threads, cores)
-            except RuntimeError as failure:
-                errors[side] = str(failure)
-        for side, process in started.items():
-            try:
-                reports[side] = finish_timed(process, commands[side], batch, seq, threads)
-            except RuntimeError as failure:
-                errors[side] = str(failure)
-        return reports, errors
+def run_together(commands, batch, seq, threads, pins):
+    """Starts every side's command, pinned to pins[side] when given, then waits for all.
+    Returns ({side: report}, {side: error message})."""
+    started, reports, errors = {}, {}, {}
     for side, command in commands.items():
         try:
-            reports[side] = finish_timed(start_timed(command, threads), command, batch, seq,
-                                         threads)
+            started[side] = start_timed(command, threads, pins.get(side))
         except RuntimeError as failure:
             errors[side] = str(failure)
+    for side, process in started.items():
+        try:
+            reports[side] = finish_timed(process, commands[side], batch, seq, threads)
+        except RuntimeError as failure:
+            errors[side] = str(failure)
+    return reports, errors
+
+
+def run_round(commands, batch, seq, threads, pins):
+    """Runs each side's command once: all at the same time when `pins` assigns their cores,
+    else one after the other."""
+    if pins:
+        return run_together(commands, batch, seq, threads, pins)
+    reports, errors = {}, {}
+    for side, command in commands.items():
+        side_reports, side_errors = run_together({side: command}, batch, seq, threads, {})
+        reports.update(side_reports)
+        errors.update(side_errors)
     return reports, errors
 
 
@@ -261,15 +265,14 @@ def benchmark_config(config, model_dir, args, with_eigenformer):
     ratios, errors = [], {}
     for round_index in range(args.rounds):
         pending = {side: command for side, command in commands.items() if side not in errors}
-        reports, failures = run_round(pending, batch, seq, threads, core_sets)
+        pins = dict(zip(pending, core_sets)) if core_sets else {}
+        reports, failures = run_round(pending, batch, seq, threads, pins)
         for side, failure in failures.items():
             errors[side] = failure
             log(f"compare: {config_id(config)} {side}: {failure}")
         for side, report in reports.items():
             medians[side].append(report["median_ms"])
-            pinned = ""
-            if core_sets:
-                pinned = f" on cores {sorted(core_sets[list(pending).index(side)])}"
+            pinned = f" on cores {sorted(pins[side])}" if pins else ""
             log(f"compare: {config_id(config)} round {round_index + 1}/{args.rounds} {side}"
                 f"{pinned}: median {report['median_ms']:.2f} ms, min {report['min_ms']:.2f} ms")
         if core_sets and {"ort", "eigenformer"} <= reports.keys():
@@ -317,7 +320,8 @@ def describe_machine(args, with_eigenformer):
             f"eigenformer: {eigenformer}",
             f"{args.rounds} {'paired (where cores allow) or ' if args.paired else ''}"
             f"alternating rounds x {args.runs} timed runs per program; cell = median over "
-            f"rounds of each round's median, a paired ratio the median of per-round ratios; "
+            f"rounds of each round's median"
+            f"{', a paired ratio the median of per-round ratios' if args.paired else ''}; "
             f"token ids all valid, attention mask all ones"]
 
 
