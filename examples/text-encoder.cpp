@@ -52,20 +52,22 @@ struct Options {
   bool ids_only = false;
 };
 
-void print_row(const float* values, Index count, const std::string& format) {
+// %.9g: nine significant digits make every float round-trip exactly.
+std::string format_row(const float* values, Index count, const std::string& format) {
   std::string line = format == "jsonl" ? "[" : "";
   char buffer[32];
   for (Index i = 0; i < count; ++i) {
-    std::snprintf(buffer, sizeof buffer, "%.8g", static_cast<double>(values[i]));
+    std::snprintf(buffer, sizeof buffer, "%.9g", static_cast<double>(values[i]));
     if (i) line += format == "jsonl" ? ", " : "\t";
     line += buffer;
   }
   if (format == "jsonl") line += "]";
-  std::cout << line << '\n';
+  return line;
 }
 
 void print_matrix_rows(const Matrix<float>& m, const std::string& format) {
-  for (Index r = 0; r < m.rows(); ++r) print_row(m.row(r).data(), m.cols(), format);
+  for (Index r = 0; r < m.rows(); ++r)
+    std::cout << format_row(m.row(r).data(), m.cols(), format) << '\n';
 }
 
 std::vector<std::string> read_texts(const std::vector<std::string>& arguments) {
@@ -89,8 +91,13 @@ int run_benchmark(const cli::Arguments& args, const std::string& model_dir, int 
   const auto model = eigenformer::BertModel<float>::load(model_dir);
   if (seq > model.config().max_position_embeddings)
     throw cli::UsageError("--seq exceeds the model's max_position_embeddings");
+  const Index vocab_size = model.config().vocab_size;
+  if (vocab_size < 1) throw eigenformer::FormatError(model_dir + ": the model has no vocabulary");
+  // Ids from 1000 on skip BERT's [PAD], special and [unused] tokens when the vocabulary is big
+  // enough; a smaller one is sampled whole.
   std::mt19937 rng(1234);
-  std::uniform_int_distribution<std::int64_t> token(1000, model.config().vocab_size - 1);
+  std::uniform_int_distribution<std::int64_t> token(std::min<Index>(1000, vocab_size - 1),
+                                                    vocab_size - 1);
   eigenformer::TokenIdVector ids(batch * seq);
   for (Index i = 0; i < ids.size(); ++i) ids[i] = token(rng);
   const eigenformer::TokenIdVector types = eigenformer::TokenIdVector::Zero(ids.size());
@@ -139,9 +146,7 @@ int run_reference(const cli::Arguments& args, const std::string& model_dir) {
   const std::string dir = args.get_or("reference-dir", "");
   const auto output = args.get("dump-hidden");
   if (!output) throw cli::UsageError("--reference-dir needs --dump-hidden OUT");
-  std::ifstream index_file(dir + "/reference.json");
-  if (!index_file) throw eigenformer::FormatError(dir + "/reference.json: cannot open");
-  const auto index = nlohmann::json::parse(index_file);
+  const auto index = eigenformer::detail::read_json_file(dir + "/reference.json");
   const auto model = eigenformer::BertModel<float>::load(model_dir);
   const auto result = model.forward(read_reference_ids(dir, index, "input_ids"),
                                     read_reference_ids(dir, index, "attention_mask"),
@@ -222,19 +227,8 @@ int run(int argc, char** argv) {
     for (const auto& tokens : encoder.encode_tokens(texts, progress)) {
       if (options.format == "jsonl") {
         std::cout << "[";
-        for (Index r = 0; r < tokens.rows(); ++r) {
-          if (r) std::cout << ", ";
-          std::cout.flush();
-          std::string row;
-          char buffer[32];
-          row += "[";
-          for (Index c = 0; c < tokens.cols(); ++c) {
-            std::snprintf(buffer, sizeof buffer, "%s%.8g", c ? ", " : "",
-                          static_cast<double>(tokens(r, c)));
-            row += buffer;
-          }
-          std::cout << row << "]";
-        }
+        for (Index r = 0; r < tokens.rows(); ++r)
+          std::cout << (r ? ", " : "") << format_row(tokens.row(r).data(), tokens.cols(), "jsonl");
         std::cout << "]\n";
       } else {
         print_matrix_rows(tokens, options.format);

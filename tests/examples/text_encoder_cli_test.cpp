@@ -57,10 +57,12 @@ TEST(TextEncoderCli, ReadsStandardInputAndPrintsIdsOrSimilarity) {
   ASSERT_EQ(ids.exit_code, 0);
   const auto lines = lines_of(ids.out);
   ASSERT_EQ(lines.size(), 2u);
-  const Matrix<std::int64_t> reference = SafeTensorsFile::open(data_path("bert/io.safetensors"))
-                                             ->tensor<std::int64_t>("input_ids")
-                                             .matrix();
+  const auto io = SafeTensorsFile::open(data_path("bert/io.safetensors"));
+  const Matrix<std::int64_t> reference = io->tensor<std::int64_t>("input_ids").matrix();
+  // The reference rows are padded: the attention mask counts row 1's real tokens.
+  const Matrix<std::int64_t> mask = io->tensor<std::int64_t>("attention_mask").matrix();
   const auto first = nlohmann::json::parse(lines[0]).get<std::vector<std::int64_t>>();
+  ASSERT_EQ(static_cast<std::int64_t>(first.size()), mask.row(1).sum()) << lines[0];
   for (std::size_t i = 0; i < first.size(); ++i)
     EXPECT_EQ(first[i], reference(1, static_cast<Index>(i)));
 

@@ -195,6 +195,20 @@ TEST_F(JsonConfigTest, GetPositiveEnforcesRange) {
   EXPECT_TRUE(fails([&] { config.get_positive_or("zero", 7); }, {"field 'zero'"}));
 }
 
+TEST_F(JsonConfigTest, GetPositiveNumberRejectsZeroNegativeAndNonNumbers) {
+  const auto config =
+      load(R"({"eps": 1e-12, "scale": 3, "zero": 0.0, "negative": -1e-5, "text": "1e-5",
+               "null": null})");
+  EXPECT_EQ(config.get_positive_number_or("eps", 1.0), 1e-12);
+  EXPECT_EQ(config.get_positive_number_or("scale", 1.0), 3.0);
+  EXPECT_EQ(config.get_positive_number_or("null", 0.5), 0.5);
+  EXPECT_EQ(config.get_positive_number_or("absent", 0.5), 0.5);
+  for (const char* key : {"zero", "negative"})
+    EXPECT_TRUE(fails([&] { config.get_positive_number_or(key, 1.0); },
+                      {std::string("field '") + key + "'", "a positive finite number"}));
+  EXPECT_TRUE(fails([&] { config.get_positive_number_or("text", 1.0); }, {"field 'text'"}));
+}
+
 TEST_F(JsonConfigTest, NestedFieldsUseDottedPaths) {
   const auto config =
       load(R"({"backbone_config": {"depth": "deep", "sizes": [1, 2, "x"], "inner": {"k": false}},
@@ -212,14 +226,48 @@ TEST_F(JsonConfigTest, NestedFieldsUseDottedPaths) {
   EXPECT_TRUE(fails([&] { config.child("none"); }, {"field 'none'", "JSON object", "null"}));
 }
 
-TEST_F(JsonConfigTest, DeeplyNestedValuesAreErrorsNotCrashes) {
-  // Nested a million deep: neither child() nor a message may recurse through the value.
+// Nested a million deep: copying or printing the value would recurse and overflow the stack,
+// so the file is refused while it is parsed, naming the limit.
+TEST_F(JsonConfigTest, DeeplyNestedFilesAreErrorsNotCrashes) {
   const int depth = 1000000;
-  const auto config = load(R"({"backbone_config": {"depth": )" + std::string(depth, '[') +
-                           std::string(depth, ']') + "}}");
-  const auto backbone = config.child("backbone_config");
-  EXPECT_TRUE(fails([&] { backbone.get<int>("depth"); },
-                    {"field 'backbone_config.depth'", "an integer", "got an array of size 1"}));
+  write(R"({"backbone_config": {"depth": )" + std::string(depth, '[') + std::string(depth, ']') +
+        "}}");
+  EXPECT_TRUE(fails([&] { JsonConfig::load(path_); }, {"nested deeper than", "512 levels"}));
+  write(std::string(depth, '[') + std::string(depth, ']'));
+  EXPECT_TRUE(fails([&] { JsonConfig::load_objects(path_); }, {"nested deeper than"}));
+}
+
+TEST_F(JsonConfigTest, NestingUpToTheLimitIsRead) {
+  const int inner = detail::kMaxJsonDepth - 2;  // inside the top object and "depth"'s array
+  const auto config =
+      load(R"({"depth": [)" + std::string(inner, '[') + std::string(inner, ']') + "]}");
+  EXPECT_TRUE(fails([&] { config.get<int>("depth"); },
+                    {"field 'depth'", "an integer", "got an array of size 1"}));
+}
+
+TEST_F(JsonConfigTest, ObjectsOfAnArrayShareTheDocument) {
+  const auto config = load(R"({"list": [{"a": 1}, {"a": 2}], "bad": [{"a": 1}, 3], "one": {}})");
+  const auto list = config.objects("list");
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[1].get<int>("a"), 2);
+  EXPECT_EQ(list[1].path(), "list[1].");
+  EXPECT_TRUE(fails([&] { list[0].get<std::string>("a"); }, {"field 'list[0].a'", "a string"}));
+  EXPECT_TRUE(fails([&] { config.objects("bad"); }, {"field 'bad[1]'", "JSON object", "number"}));
+  EXPECT_TRUE(fails([&] { config.objects("one"); }, {"field 'one'", "an array of objects"}));
+  EXPECT_TRUE(fails([&] { config.objects("none"); }, {"missing required field 'none'"}));
+}
+
+TEST_F(JsonConfigTest, LoadObjectsReadsATopLevelArray) {
+  write(R"([{"type": "x"}, {"type": "y"}])");
+  const auto modules = JsonConfig::load_objects(path_);
+  ASSERT_EQ(modules.size(), 2u);
+  EXPECT_EQ(modules[1].get<std::string>("type"), "y");
+  EXPECT_TRUE(fails([&] { modules[0].get<int>("type"); }, {"field '[0].type'"}));
+  write(R"({"type": "x"})");
+  EXPECT_TRUE(fails([&] { JsonConfig::load_objects(path_); },
+                    {"top level must be an array of objects", "an object of size 1"}));
+  write(R"([1])");
+  EXPECT_TRUE(fails([&] { JsonConfig::load_objects(path_); }, {"field '[0]'", "JSON object"}));
 }
 
 TEST_F(JsonConfigTest, IdMapParsesDecimalKeys) {

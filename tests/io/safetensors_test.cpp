@@ -263,6 +263,24 @@ TEST_F(SafeTensorsTest, FloatDtypeRequestedAsIntegerIsAnError) {
                                {file->path(), "'half'", "F16", "expected an integer dtype"}));
 }
 
+TEST_F(SafeTensorsTest, ValuesOutsideTheRequestedTypeAreAnError) {
+  auto file = open(SafeTensorsBuilder()
+                       .add("big", "I64", {2}, std::vector<std::int64_t>{1, std::int64_t{1} << 40})
+                       .add("negative", "I32", {2}, std::vector<std::int32_t>{3, -5})
+                       .add("huge", "F64", {2}, std::vector<double>{1.0, 1e300})
+                       .add("inf", "F64", {1}, std::vector<double>{-HUGE_VAL})
+                       .bytes());
+  EXPECT_TRUE(throws_with<FormatError>([&] { file->tensor<std::int32_t>("big"); },
+                                       {file->path(), "'big'", "I64", "element 1", "int32"}));
+  EXPECT_TRUE(throws_with<FormatError>([&] { file->tensor<std::uint8_t>("negative"); },
+                                       {file->path(), "'negative'", "element 1", "uint8"}));
+  EXPECT_TRUE(throws_with<FormatError>([&] { file->tensor<float>("huge"); },
+                                       {file->path(), "'huge'", "F64", "element 1", "float"}));
+  EXPECT_EQ(file->tensor<double>("huge")[1], 1e300);
+  EXPECT_EQ(file->tensor<float>("inf")[0], -std::numeric_limits<float>::infinity());
+  EXPECT_EQ(file->tensor<std::int64_t>("big")[1], std::int64_t{1} << 40);
+}
+
 TEST_F(SafeTensorsTest, UnalignedDataIsCopiedNotViewed) {
   // A 1-byte tensor first puts the F32 data at offset 1 of an 8-aligned data section.
   const std::vector<float> values{0.25f, -8.0f};
@@ -328,6 +346,27 @@ TEST_F(SafeTensorsTest, LoadStateDictConvertsEveryTensor) {
   EXPECT_EQ(dict.vector("f32", 2), Eigen::Vector2d(1, 2));
   EXPECT_EQ(dict.at("f16", {1})[0], -2.0);
   EXPECT_EQ(dict.at("ids")[0], 7.0);
+}
+
+TEST_F(SafeTensorsTest, LoadWeightsRefusesIntegerTensorsAsFloatingPointWeights) {
+  const std::string path =
+      dir_.write("model.safetensors",
+                 SafeTensorsBuilder()
+                     .add("dense.weight", "I8", {2}, std::vector<std::int8_t>{-3, 4})
+                     .add("dense.bias", "F32", {1}, std::vector<float>{0.5f})
+                     .add("norm.num_batches_tracked", "I64", {1}, std::vector<std::int64_t>{9})
+                     .bytes());
+  const StateDict<float> weights = load_weights<float>(path);
+  EXPECT_EQ(weights.names(), (std::vector<std::string>{"dense.bias"}));
+  EXPECT_TRUE(weights.contains("dense.weight"));
+  EXPECT_TRUE(throws_with<FormatError>(
+      [&] { weights.at("dense.weight", {2}); },
+      {path, "'dense.weight'", "integer dtype I8", "expected a floating-point one"}));
+  EXPECT_TRUE(throws_with<FormatError>([&] { weights.at("norm.num_batches_tracked"); },
+                                       {"'norm.num_batches_tracked'", "I64"}));
+  // Integer T takes integer parameters as they are, and floating-point ones not at all.
+  EXPECT_TRUE(throws_with<FormatError>([&] { load_weights<std::int64_t>(path); },
+                                       {"'dense.bias'", "expected an integer dtype"}));
 }
 
 // ---------------------------------------------------------------- malformed files

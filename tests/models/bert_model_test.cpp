@@ -3,6 +3,7 @@
 #include <eigenformer/models/bert/pooling.hpp>
 
 #include "fixture.hpp"
+#include "io/test_files.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@ namespace {
 
 using testing::all_close;
 using testing::data_path;
+using testing::throws_with;
 
 template <typename T>
 class BertModelTest : public ::testing::Test {
@@ -109,6 +111,16 @@ TYPED_TEST(BertModelTest, BadInputsAreClearErrors) {
   TokenIdMatrix types = this->input("token_type_ids");
   types(1, 0) = 2;
   EXPECT_THROW(this->model().forward(this->input("input_ids"), mask, types), InvalidArgument);
+  TokenIdMatrix odd_mask = mask;
+  odd_mask(0, 0) = 2;
+  EXPECT_TRUE(throws_with<InvalidArgument>(
+      [&] { this->model().forward(this->input("input_ids"), odd_mask); },
+      {"attention_mask(0, 0) is 2", "expected 0 or 1"}));
+  TokenIdMatrix empty_row = mask;
+  empty_row.row(1).setZero();
+  EXPECT_TRUE(throws_with<InvalidArgument>(
+      [&] { this->model().forward(this->input("input_ids"), empty_row); },
+      {"attention_mask row 1 is all 0", "no real token"}));
 }
 
 TEST(BertLoading, UnsupportedOrBrokenFoldersAreClearErrors) {
@@ -146,6 +158,8 @@ TEST(BertLoading, UnsupportedOrBrokenFoldersAreClearErrors) {
   expect_message("expected [3000, 48]");
   write_config("\"intermediate_size\": 96", "\"intermediate_size\": 97");
   expect_message("intermediate.dense");
+  write_config("\"layer_norm_eps\": 1e-12", "\"layer_norm_eps\": -1");
+  expect_message("'layer_norm_eps' must be a positive finite number, got number -1");
   fs::remove_all(dir);
 }
 

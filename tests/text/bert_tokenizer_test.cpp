@@ -329,11 +329,15 @@ TEST(BertTokenizerVocabulary, MissingSpecialTokenNamesTheFileAndTheToken) {
   }
 }
 
-TEST(BertTokenizerVocabulary, MissingMaskTokenIsAllowed) {
+// PreTrainedTokenizerFast.__init__ adds the special tokens missing from the added tokens;
+// tokenizers' AddedVocabulary::add_tokens gives [MASK], absent from the vocabulary, the id
+// after the vocabulary (its size, 5), and it is then matched as a whole in the text.
+TEST(BertTokenizerVocabulary, MissingMaskTokenGetsTheNextId) {
   testing::TempDir dir;
   const auto path = dir.write("vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
   const auto tokenizer = BertTokenizer::from_vocab_file(path);
-  EXPECT_EQ(tokenizer.encode("Hello [MASK]").ids, (std::vector<TokenId>{2, 4, 1, 1, 1, 3}));
+  EXPECT_EQ(tokenizer.encode("Hello [MASK]").ids, (std::vector<TokenId>{2, 4, 5, 3}));
+  EXPECT_EQ(tokenizer.id_to_token(5), "[MASK]");
 }
 
 }  // namespace

@@ -88,6 +88,28 @@ json bpe_tokenizer_json() {
           {"model", {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}}}, {"merges", json::array()}}}};
 }
 
+// A cased BERT tokenizer.json over five tokens: [PAD] 0, [UNK] 1, [CLS] 2, [SEP] 3, hello 4.
+json tiny_tokenizer_json() {
+  return {{"version", "1.0"},
+          {"padding", nullptr},
+          {"added_tokens", json::array()},
+          {"normalizer", {{"type", "BertNormalizer"}, {"lowercase", false}}},
+          {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
+          {"post_processor",
+           {{"type", "BertProcessing"}, {"cls", {"[CLS]", 2}}, {"sep", {"[SEP]", 3}}}},
+          {"model",
+           {{"type", "WordPiece"},
+            {"unk_token", "[UNK]"},
+            {"continuing_subword_prefix", "##"},
+            {"max_input_chars_per_word", 100},
+            {"vocab", {{"[PAD]", 0}, {"[UNK]", 1}, {"[CLS]", 2}, {"[SEP]", 3}, {"hello", 4}}}}}};
+}
+
+json added_token(const std::string& content, int id) {
+  return {{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
+          {"rstrip", false}, {"normalized", false}, {"special", true}};
+}
+
 void expect_reference_ids(const BertTokenizer& tokenizer, const BertCaseFile& file) {
   for (const auto& entry : testing::bert_cases(file)) {
     SCOPED_TRACE("text: \"" + entry.text + "\"");
@@ -138,6 +160,8 @@ TEST(TokenizerJson, TemplateAndBertProcessingGiveTheReferencePair) {
   EXPECT_EQ(from_bert.encode_pair(pair.first, pair.second).type_ids, pair.type_ids);
 }
 
+// HF's encode gives the second sequence type id 1 before post-processing
+// (encode_single_sequence(pair, 1, ...)), and without a post-processor nothing changes it.
 TEST(TokenizerJson, NullPostProcessorAddsNothing) {
   const auto pair = reference_pair();
   TempDir dir;
@@ -148,7 +172,43 @@ TEST(TokenizerJson, NullPostProcessorAddsNothing) {
   std::vector<TokenId> expected(pair.ids.begin() + 1, pair.ids.begin() + 6);
   expected.insert(expected.end(), pair.ids.begin() + 7, pair.ids.end() - 1);
   EXPECT_EQ(encoding.ids, expected);
-  EXPECT_EQ(encoding.type_ids, std::vector<TokenId>(expected.size(), 0));
+  std::vector<TokenId> expected_types(5, 0);
+  expected_types.resize(expected.size(), 1);
+  EXPECT_EQ(encoding.type_ids, expected_types);
+}
+
+// tokenizers ignores the ids stored in added_tokens (it only warns): AddedVocabulary::add_tokens
+// gives a token its vocabulary id, else the vocabulary size for the first new token and one
+// past the highest id assigned so far for the next.
+TEST(TokenizerJson, AddedTokenIdsAreAssignedAsHfDoes) {
+  TempDir dir;
+  json description = tiny_tokenizer_json();
+  description["added_tokens"] = {added_token("[CLS]", 7), added_token("<x>", 99),
+                                 added_token("<y>", 3)};
+  const auto tokenizer = load_tokenizer_json(dir.write("tokenizer.json", description.dump()));
+  EXPECT_EQ(tokenizer.encode("[CLS]").ids, (std::vector<TokenId>{2, 2, 3}));
+  EXPECT_EQ(tokenizer.encode("hello <x> <y>").ids, (std::vector<TokenId>{2, 4, 5, 6, 3}));
+  EXPECT_EQ(tokenizer.id_to_token(6), "<y>");
+}
+
+TEST(TokenizerJson, NegativeTemplateTypeIdIsAFormatError) {
+  TempDir dir;
+  json description = bert_tokenizer_json(small_vocab());
+  description["post_processor"]["pair"][3] = sequence_piece("B", -1);
+  EXPECT_TRUE(throws_with<FormatError>(
+      [&] { load_tokenizer_json(dir.write("negative.json", description.dump())); },
+      {"negative.json", "post_processor.pair[3].type_id", "[0, 4294967295]", "-1"}));
+}
+
+// Nested 100000 deep: copying or printing such a value would overflow the stack, so the file
+// is refused while it is parsed.
+TEST(TokenizerJson, DeeplyNestedFileIsAFormatError) {
+  TempDir dir;
+  const int depth = 100000;
+  const auto path = dir.write("deep.json", R"({"added_tokens": )" + std::string(depth, '[') +
+                                               std::string(depth, ']') + "}");
+  EXPECT_TRUE(throws_with<FormatError>([&] { load_tokenizer_json(path); },
+                                       {path, "nested deeper than", "512"}));
 }
 
 TEST(TokenizerJson, TruncationAndPaddingSectionsAreRead) {
@@ -249,6 +309,32 @@ TEST(TokenizerDirectory, TokenizerConfigOverridesTheNormalizerLikeBertTokenizerF
   ASSERT_TRUE(options);
   EXPECT_FALSE(options->lowercase);
   EXPECT_FALSE(options->strips_accents());
+}
+
+// BertTokenizerFast.__init__ rebuilds the normalizer with its do_lower_case (default True),
+// strip_accents and tokenize_chinese_chars arguments whenever they differ from the
+// tokenizer.json normalizer's, so a tokenizer_config.json without them lowercases.
+TEST(TokenizerDirectory, TokenizerConfigDefaultsOverrideTheNormalizer) {
+  TempDir dir;
+  const auto path = dir.write("tokenizer.json", tiny_tokenizer_json().dump());
+  EXPECT_EQ(load_tokenizer_json(path).encode("Hello").ids, (std::vector<TokenId>{2, 1, 3}));
+  dir.write("tokenizer_config.json", R"({"model_max_length": 512})");
+  EXPECT_EQ(load_bert_tokenizer(dir.path()).encode("Hello").ids, (std::vector<TokenId>{2, 4, 3}));
+}
+
+// transformers takes pad_token from tokenizer_config.json before tokenizer.json's padding.
+TEST(TokenizerDirectory, PadTokenComesFromTokenizerConfig) {
+  TempDir dir;
+  json description = tiny_tokenizer_json();
+  description["model"]["vocab"].erase("[PAD]");
+  description["model"]["vocab"]["<pad>"] = 0;
+  dir.write("tokenizer.json", description.dump());
+  dir.write("tokenizer_config.json", R"({"pad_token": "<pad>"})");
+  EXPECT_EQ(load_bert_tokenizer(dir.path()).pad_id(), 0);
+
+  description["padding"] = {{"pad_token", "[SEP]"}};
+  dir.write("tokenizer.json", description.dump());
+  EXPECT_EQ(load_bert_tokenizer(dir.path()).pad_id(), 0);
 }
 
 TEST(TokenizerDirectory, FallsBackToVocabTxt) {

@@ -93,6 +93,15 @@ TEST(Vocabulary, FromJsonTakesTheIdsGiven) {
                                {"t.json", "non-empty object"}));
 }
 
+// A deeply nested id is described, not dumped: dump() would recurse through it.
+TEST(Vocabulary, FromJsonDescribesADeepIdWithoutRecursing) {
+  nlohmann::json vocab = nlohmann::json::object();
+  nlohmann::json* inner = &(vocab["x"] = nlohmann::json::array());
+  for (int i = 0; i < 100000; ++i) inner = &inner->emplace_back(nlohmann::json::array());
+  EXPECT_TRUE(throws_with<FormatError>([&] { Vocabulary::from_json(vocab, "t.json"); },
+                                       {"t.json", "'x'", "an array of size 1"}));
+}
+
 TEST(Vocabulary, CopiesShareTheTokens) {
   std::optional<std::string_view> token;
   std::optional<Vocabulary> copy;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <limits>
 #include <vector>
 
 namespace eigenformer {
@@ -19,6 +20,9 @@ class SequenceBatch {
     for (Index length : lengths_) {
       if (length < 0)
         throw InvalidArgument(detail::concat("sequence length ", length, " is negative"));
+      if (length > std::numeric_limits<Index>::max() - offsets_.back())
+        throw InvalidArgument(detail::concat("sequence lengths add up to more than ",
+                                             std::numeric_limits<Index>::max(), " rows"));
       offsets_.push_back(offsets_.back() + length);
     }
   }
@@ -26,6 +30,7 @@ class SequenceBatch {
       : SequenceBatch(std::vector<Index>(lengths)) {}
 
   static SequenceBatch uniform(Index count, Index length) {
+    if (count < 0) throw InvalidArgument(detail::concat("sequence count ", count, " is negative"));
     return SequenceBatch(std::vector<Index>(static_cast<std::size_t>(count), length));
   }
   // One sequence of `length` rows.

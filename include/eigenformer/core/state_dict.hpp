@@ -20,10 +20,22 @@ class StateDict {
 
   const std::string& source() const { return source_; }
   std::size_t size() const { return tensors_.size(); }
-  bool contains(const std::string& name) const { return tensors_.count(name) != 0; }
+  // True for unusable tensors too, so that a block asking for an optional one learns why
+  // it cannot have it instead of silently going without.
+  bool contains(const std::string& name) const {
+    return tensors_.count(name) != 0 || unusable_.count(name) != 0;
+  }
 
   void insert(const std::string& name, Tensor<T> tensor) {
-    if (!tensors_.emplace(name, std::move(tensor)).second)
+    if (unusable_.count(name) != 0 || !tensors_.emplace(name, std::move(tensor)).second)
+      throw FormatError(detail::concat(source_, ": duplicate tensor '", name, "'"));
+  }
+
+  // A tensor the source holds but that cannot serve as T, `reason` saying why (an integer
+  // tensor in a floating-point model: a buffer such as position_ids, which nothing asks
+  // for, or a quantized weight, which must not be read as its raw integers).
+  void insert_unusable(const std::string& name, std::string reason) {
+    if (tensors_.count(name) != 0 || !unusable_.emplace(name, std::move(reason)).second)
       throw FormatError(detail::concat(source_, ": duplicate tensor '", name, "'"));
   }
 
@@ -36,9 +48,11 @@ class StateDict {
 
   const Tensor<T>& at(const std::string& name) const {
     auto found = tensors_.find(name);
-    if (found == tensors_.end())
-      throw FormatError(detail::concat(source_, ": missing tensor '", name, "'", nearby(name)));
-    return found->second;
+    if (found != tensors_.end()) return found->second;
+    auto unusable = unusable_.find(name);
+    if (unusable != unusable_.end())
+      throw FormatError(detail::concat(source_, ": tensor '", name, "' ", unusable->second));
+    throw FormatError(detail::concat(source_, ": missing tensor '", name, "'", nearby(name)));
   }
 
   const Tensor<T>& at(const std::string& name, const Shape& expected) const {
@@ -85,6 +99,7 @@ class StateDict {
 
   std::string source_;
   std::map<std::string, Tensor<T>> tensors_;
+  std::map<std::string, std::string> unusable_;
 };
 
 }  // namespace eigenformer

@@ -72,6 +72,10 @@ inline bool parse_dtype(const std::string& name, DType& out) {
   return false;
 }
 
+inline bool is_floating_dtype(DType dtype) {
+  return dtype == DType::F64 || dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
+}
+
 template <typename T>
 constexpr bool dtype_matches(DType dtype) {
   if constexpr (std::is_same_v<T, double>) return dtype == DType::F64;
@@ -80,6 +84,17 @@ constexpr bool dtype_matches(DType dtype) {
   if constexpr (std::is_same_v<T, std::int32_t>) return dtype == DType::I32;
   if constexpr (std::is_same_v<T, std::uint8_t>) return dtype == DType::U8;
   return false;
+}
+
+// T as error messages name it.
+template <typename T>
+constexpr const char* scalar_type_name() {
+  if constexpr (std::is_same_v<T, double>) return "double";
+  if constexpr (std::is_same_v<T, float>) return "float";
+  if constexpr (std::is_same_v<T, std::int64_t>) return "int64";
+  if constexpr (std::is_same_v<T, std::int32_t>) return "int32";
+  if constexpr (std::is_same_v<T, std::uint8_t>) return "uint8";
+  return "the requested type";
 }
 
 namespace detail {
@@ -123,31 +138,59 @@ inline float bfloat16_to_float(std::uint16_t b) {
   return out;
 }
 
-// One element of `dtype` at `bytes` (little-endian, possibly unaligned), as T.
 template <typename T>
-T convert_element(DType dtype, const unsigned char* bytes) {
+bool fits_integer(std::int64_t value) {
+  if constexpr (std::is_signed_v<T>)
+    return value >= std::numeric_limits<T>::min() && value <= std::numeric_limits<T>::max();
+  else
+    return value >= 0 && static_cast<std::uint64_t>(value) <= std::numeric_limits<T>::max();
+}
+
+inline std::int64_t integer_element(DType dtype, const unsigned char* bytes) {
   switch (dtype) {
-    case DType::F64:
-      return static_cast<T>(load_unaligned<double>(bytes));
-    case DType::F32:
-      return static_cast<T>(load_unaligned<float>(bytes));
-    case DType::F16:
-      return static_cast<T>(half_to_float(load_unaligned<std::uint16_t>(bytes)));
-    case DType::BF16:
-      return static_cast<T>(bfloat16_to_float(load_unaligned<std::uint16_t>(bytes)));
     case DType::I64:
-      return static_cast<T>(load_unaligned<std::int64_t>(bytes));
+      return load_unaligned<std::int64_t>(bytes);
     case DType::I32:
-      return static_cast<T>(load_unaligned<std::int32_t>(bytes));
+      return load_unaligned<std::int32_t>(bytes);
     case DType::I16:
-      return static_cast<T>(load_unaligned<std::int16_t>(bytes));
+      return load_unaligned<std::int16_t>(bytes);
     case DType::I8:
-      return static_cast<T>(load_unaligned<std::int8_t>(bytes));
-    case DType::U8:
-    case DType::BOOL:
-      return static_cast<T>(bytes[0]);
+      return load_unaligned<std::int8_t>(bytes);
+    default:  // U8, BOOL
+      return bytes[0];
   }
-  return T{};
+}
+
+// One element of `dtype` at `bytes` (little-endian, possibly unaligned) into `out`. False
+// when the value does not fit T: an integer outside T's range would wrap silently, and a
+// finite double beyond float's range makes the conversion undefined behaviour. Callers
+// reject floating-point data for integer T before converting.
+template <typename T>
+bool convert_element(DType dtype, const unsigned char* bytes, T& out) {
+  switch (dtype) {
+    case DType::F64: {
+      const double value = load_unaligned<double>(bytes);
+      if (std::isfinite(value) && std::abs(value) > std::numeric_limits<T>::max()) return false;
+      out = static_cast<T>(value);
+      return true;
+    }
+    case DType::F32:
+      out = static_cast<T>(load_unaligned<float>(bytes));
+      return true;
+    case DType::F16:
+      out = static_cast<T>(half_to_float(load_unaligned<std::uint16_t>(bytes)));
+      return true;
+    case DType::BF16:
+      out = static_cast<T>(bfloat16_to_float(load_unaligned<std::uint16_t>(bytes)));
+      return true;
+    default: {
+      const std::int64_t value = integer_element(dtype, bytes);
+      if constexpr (std::is_integral_v<T>)
+        if (!fits_integer<T>(value)) return false;
+      out = static_cast<T>(value);
+      return true;
+    }
+  }
 }
 
 }  // namespace detail

@@ -129,6 +129,37 @@ struct JsonReader<std::vector<Element>> {
   }
 };
 
+// Documents nested deeper than this are refused while parsing: nlohmann's copy constructor
+// and dump() recurse, so a file nested a million levels deep would overflow the stack
+// wherever a value is copied or printed. HF's files nest fewer than ten levels.
+inline constexpr int kMaxJsonDepth = 512;
+
+// Parses a JSON file; every failure (unreadable, malformed, too deep) is a FormatError.
+inline nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FormatError(concat(path, ": cannot open file: ", std::strerror(errno)));
+  std::string text;
+  char buffer[1 << 14];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) text.append(buffer, in.gcount());
+  if (in.bad())  // e.g. the path is a directory
+    throw FormatError(concat(path, ": cannot read file: ", std::strerror(errno)));
+  // `depth` counts the containers around the one starting.
+  const auto limit_depth = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+    using Event = nlohmann::json::parse_event_t;
+    if ((event == Event::object_start || event == Event::array_start) && depth >= kMaxJsonDepth)
+      throw FormatError(
+          concat(path, ": JSON nested deeper than the limit of ", kMaxJsonDepth, " levels"));
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(text, limit_depth);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw FormatError(concat(path, ": invalid JSON at byte ", e.byte, ": ", e.what()));
+  } catch (const nlohmann::json::exception& e) {  // out_of_range: a number like 1e400
+    throw FormatError(concat(path, ": invalid JSON: ", e.what()));
+  }
+}
+
 }  // namespace detail
 
 class JsonConfig {
@@ -138,22 +169,16 @@ class JsonConfig {
   static constexpr Index kMaxSize = Index{1} << 30;
 
   static JsonConfig load(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw FormatError(detail::concat(path, ": cannot open file: ", std::strerror(errno)));
-    std::string text;
-    char buffer[1 << 14];
-    while (in.read(buffer, sizeof buffer) || in.gcount() > 0) text.append(buffer, in.gcount());
-    if (in.bad())  // e.g. the path is a directory
-      throw FormatError(detail::concat(path, ": cannot read file: ", std::strerror(errno)));
-    nlohmann::json value;
-    try {
-      value = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw FormatError(detail::concat(path, ": invalid JSON at byte ", e.byte, ": ", e.what()));
-    } catch (const nlohmann::json::exception& e) {  // out_of_range: a number like 1e400
-      throw FormatError(detail::concat(path, ": invalid JSON: ", e.what()));
-    }
-    return JsonConfig(std::move(value), path);
+    return JsonConfig(detail::read_json_file(path), path);
+  }
+
+  // A file whose top level is an array of objects (sentence-transformers' modules.json).
+  static std::vector<JsonConfig> load_objects(const std::string& path) {
+    const auto document = std::make_shared<const nlohmann::json>(detail::read_json_file(path));
+    if (!document->is_array())
+      throw FormatError(detail::concat(path, ": top level must be an array of objects, got ",
+                                       detail::describe_json(*document)));
+    return objects_of(document, *document, path, "");
   }
 
   // `source` names the file in messages.
@@ -193,9 +218,26 @@ class JsonConfig {
     return has(key) ? get_positive(key) : fallback;
   }
 
+  // A finite number > 0 (an epsilon, a scale); a missing or null field gives `fallback`.
+  double get_positive_number_or(const std::string& key, double fallback) const {
+    if (!has(key)) return fallback;
+    const double value = get<double>(key);
+    if (!(value > 0.0) || !std::isfinite(value))
+      location(key).fail("a positive finite number", value_->at(key));
+    return value;
+  }
+
   // Shares this config's parsed document: no copy of the subtree.
   JsonConfig child(const std::string& key) const {
     return JsonConfig(document_, &required(key, "an object"), source_, path_ + key + ".");
+  }
+
+  // The elements of the array field `key`, each an object sharing this config's document:
+  // copying them out would recurse through nlohmann's copy constructor.
+  std::vector<JsonConfig> objects(const std::string& key) const {
+    const auto& array = required(key, "an array of objects");
+    if (!array.is_array()) location(key).fail("an array of objects", array);
+    return objects_of(document_, array, source_, path_ + key);
   }
 
   // An object whose keys are decimal integers, like HF's id2label {"0": "person", ...}.
@@ -233,6 +275,17 @@ class JsonConfig {
                                                                             *value_);
     throw FormatError(detail::concat(source_, ": top level must be a JSON object, got ",
                                      detail::describe_json(*value_)));
+  }
+
+  // `field` names `array` in messages: its elements are `field[i]`.
+  static std::vector<JsonConfig> objects_of(const std::shared_ptr<const nlohmann::json>& document,
+                                            const nlohmann::json& array, const std::string& source,
+                                            const std::string& field) {
+    std::vector<JsonConfig> out;
+    out.reserve(array.size());
+    for (std::size_t i = 0; i < array.size(); ++i)
+      out.push_back(JsonConfig(document, &array[i], source, detail::concat(field, "[", i, "].")));
+    return out;
   }
 
   detail::JsonLocation location(const std::string& key) const { return {source_, path_ + key}; }

@@ -162,13 +162,12 @@ class SafeTensorsFile : public std::enable_shared_from_this<SafeTensorsFile> {
   }
 
   // The tensor as T: a view into the file when the dtype is T's and the data is aligned
-  // for T, otherwise a converted copy. Floating-point data is not converted to integers.
+  // for T, otherwise a converted copy. Floating-point data is not converted to integers,
+  // and a value that does not fit T is an error rather than a wrapped or undefined one.
   template <typename T>
   Tensor<T> tensor(const std::string& name) const {
     const TensorInfo& meta = info(name);
-    const bool source_is_float = meta.dtype == DType::F64 || meta.dtype == DType::F32 ||
-                                 meta.dtype == DType::F16 || meta.dtype == DType::BF16;
-    if (std::is_integral_v<T> && source_is_float)
+    if (std::is_integral_v<T> && is_floating_dtype(meta.dtype))
       throw FormatError(detail::concat(path_, ": tensor '", name, "' has dtype ",
                                        dtype_name(meta.dtype), ", expected an integer dtype"));
     const unsigned char* bytes = data_section() + meta.begin;
@@ -178,7 +177,10 @@ class SafeTensorsFile : public std::enable_shared_from_this<SafeTensorsFile> {
     const std::size_t width = dtype_size(meta.dtype);
     std::vector<T> values(count);
     for (std::size_t i = 0; i < count; ++i)
-      values[i] = detail::convert_element<T>(meta.dtype, bytes + i * width);
+      if (!detail::convert_element<T>(meta.dtype, bytes + i * width, values[i]))
+        throw FormatError(detail::concat(path_, ": tensor '", name, "' (", dtype_name(meta.dtype),
+                                         "): element ", i, " is out of range for ",
+                                         scalar_type_name<T>()));
     return Tensor<T>(meta.shape, std::move(values));
   }
 
@@ -317,7 +319,7 @@ class SafeTensorsFile : public std::enable_shared_from_this<SafeTensorsFile> {
   std::map<std::string, std::string> metadata_;
 };
 
-// Every tensor of a safetensors file as T, by name (floating-point and integer dtypes).
+// Every tensor of a safetensors file as T, by name; integer data (masks, ids) converted too.
 template <typename T>
 StateDict<T> load_state_dict(const std::string& path, const SafeTensorsLimits& limits = {}) {
   auto file = SafeTensorsFile::open(path, limits);
@@ -325,6 +327,32 @@ StateDict<T> load_state_dict(const std::string& path, const SafeTensorsLimits& l
   for (const auto& info : file->tensors())
     dict.insert(info.name, file->template tensor<T>(info.name));
   return dict;
+}
+
+// Adds model parameter `name` of `file` to `weights` as `key`. For a floating-point T an
+// integer tensor is recorded as unusable instead: a buffer such as num_batches_tracked is
+// never asked for, and a quantized weight read as its raw integers would give a model that
+// runs and answers wrongly.
+template <typename T>
+void insert_weight(StateDict<T>& weights, const SafeTensorsFile& file, const std::string& name,
+                   const std::string& key) {
+  const DType dtype = file.info(name).dtype;
+  if (std::is_floating_point_v<T> && !is_floating_dtype(dtype))
+    weights.insert_unusable(key,
+                            detail::concat("has integer dtype ", dtype_name(dtype),
+                                           ", expected a floating-point one (F32, F16, "
+                                           "BF16 or F64); quantized weights are not supported"));
+  else
+    weights.insert(key, file.tensor<T>(name));
+}
+
+// A checkpoint's parameters as T, by name (see insert_weight).
+template <typename T>
+StateDict<T> load_weights(const std::string& path, const SafeTensorsLimits& limits = {}) {
+  auto file = SafeTensorsFile::open(path, limits);
+  StateDict<T> weights(path);
+  for (const auto& info : file->tensors()) insert_weight(weights, *file, info.name, info.name);
+  return weights;
 }
 
 }  // namespace eigenformer

@@ -12,6 +12,7 @@
 #include <eigenformer/text/utf8.hpp>
 #include <eigenformer/text/vocabulary.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,27 @@ struct AddedToken {
   bool rstrip = false;
   bool normalized = false;
 };
+
+// Gives each token the id HF tokenizers gives it (AddedVocabulary::add_tokens): a token whose
+// content was added before keeps that id, one in the vocabulary takes its vocabulary id, any
+// other the next id past the vocabulary and the ids assigned so far. An id a tokenizer.json
+// stores is overwritten: tokenizers ignores it too (it only warns when it differs).
+inline void assign_added_token_ids(std::vector<AddedToken>& tokens, const Vocabulary& vocabulary) {
+  const auto vocab_size = static_cast<TokenId>(vocabulary.size());
+  std::unordered_map<std::string, TokenId> assigned;
+  std::optional<TokenId> highest;
+  for (auto& token : tokens) {
+    if (token.content.empty()) continue;  // ignored, as in HF
+    if (const auto earlier = assigned.find(token.content); earlier != assigned.end())
+      token.id = earlier->second;
+    else if (const auto id = vocabulary.find(token.content))
+      token.id = *id;
+    else
+      token.id = highest && (*highest >= vocab_size || vocab_size == 0) ? *highest + 1 : vocab_size;
+    assigned[token.content] = token.id;
+    highest = std::max(highest.value_or(token.id), token.id);
+  }
+}
 
 class AddedVocabulary {
  public:

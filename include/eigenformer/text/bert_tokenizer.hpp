@@ -48,8 +48,9 @@ struct BertTokenizerConfig {
   std::string mask_token = "[MASK]";
   // std::nullopt: BERT's template, [CLS] A [SEP] / [CLS] A [SEP] B [SEP].
   std::optional<TemplateProcessing> post_processor;
-  // std::nullopt: those of unk, sep, cls, pad and mask tokens that are in the vocabulary,
-  // matched in the raw text (what BertWordPieceTokenizer and BertTokenizerFast register).
+  // std::nullopt: the unk, sep, cls, pad and mask tokens, matched in the raw text (what
+  // BertTokenizerFast registers). The tokens' ids are ignored: each gets the id HF gives it
+  // (assign_added_token_ids), so a mask token missing from the vocabulary gets the next id.
   std::optional<std::vector<AddedToken>> added_tokens;
   // Default truncation length, special tokens included.
   Index model_max_length = 512;
@@ -70,7 +71,7 @@ class BertTokenizer {
         wordpiece_(std::move(vocabulary), config_.wordpiece),
         post_processor_(TemplateProcessing::none()) {
     if (config_.normalizer) normalizer_.emplace(*config_.normalizer);
-    added_ = AddedVocabulary(config_.added_tokens ? *config_.added_tokens : default_added_tokens(),
+    added_ = AddedVocabulary(added_tokens_with_ids(),
                              [this](std::u32string_view text) { return normalize(text); });
     pad_id_ = require_token(config_.pad_token, "padding token (pad_token)");
     if (config_.post_processor) {
@@ -162,16 +163,27 @@ class BertTokenizer {
     return detail::concat(what, " ", i, " of the batch");
   }
 
-  std::vector<AddedToken> default_added_tokens() const {
+  // The added tokens with the ids HF gives them. Without a list, those BertTokenizerFast
+  // registers: its special tokens (one the vocabulary lacks, only [MASK] may as the others
+  // are required, gets the next free id).
+  std::vector<AddedToken> added_tokens_with_ids() const {
     std::vector<AddedToken> tokens;
-    for (const auto* token : {&config_.wordpiece.unk_token, &config_.sep_token, &config_.cls_token,
-                              &config_.pad_token, &config_.mask_token})
-      if (auto id = vocabulary().find(*token)) tokens.push_back({*token, *id, false, false, false});
+    if (config_.added_tokens)
+      tokens = *config_.added_tokens;
+    else
+      for (const auto* token : {&config_.wordpiece.unk_token, &config_.sep_token,
+                                &config_.cls_token, &config_.pad_token, &config_.mask_token})
+        tokens.push_back({*token, 0, false, false, false});
+    assign_added_token_ids(tokens, vocabulary());
     return tokens;
   }
 
+  // A required token is looked up in the vocabulary unless the caller listed the added
+  // tokens: the default ones would make every special token resolve, and a BERT vocabulary
+  // without [CLS], [SEP] or [PAD] is the wrong file.
   TokenId require_token(const std::string& token, std::string_view role) const {
-    if (auto id = added_.find(token)) return *id;
+    if (config_.added_tokens)
+      if (auto id = added_.find(token)) return *id;
     return vocabulary().require(token, role);
   }
 

@@ -48,11 +48,12 @@ class TemplateProcessing {
          TemplatePiece::special(sep, sep_id, 1)});
   }
 
-  // No post-processor (tokenizer.json's null): sequences are concatenated, all type 0.
+  // No post-processor (tokenizer.json's null): sequences are concatenated, keeping the type
+  // ids HF's encode gives them (0 for the first sequence, 1 for the second).
   static TemplateProcessing none() {
     return TemplateProcessing(
         {TemplatePiece::sequence(Kind::SequenceA, 0)},
-        {TemplatePiece::sequence(Kind::SequenceA, 0), TemplatePiece::sequence(Kind::SequenceB, 0)});
+        {TemplatePiece::sequence(Kind::SequenceA, 0), TemplatePiece::sequence(Kind::SequenceB, 1)});
   }
 
   const std::vector<TemplatePiece>& single() const { return single_; }

@@ -8,10 +8,13 @@
 //     Unigram model, a Sequence normalizer, ...) is a FormatError saying what is supported.
 //   load_bert_tokenizer(directory): a save_pretrained directory. tokenizer.json when present
 //     and WordPiece, else vocab.txt with BERT's defaults. tokenizer_config.json, when present,
-//     supplies model_max_length, and, as BertTokenizerFast applies them,
+//     supplies model_max_length, pad_token, and, as BertTokenizerFast applies them,
 //     do_lower_case / strip_accents / tokenize_chinese_chars (HF's defaults True / null /
-//     True for the ones it lacks; with tokenizer.json, only when it sets one of them) and,
-//     for vocab.txt, the special tokens' names.
+//     True for the ones it lacks; they replace a tokenizer.json BertNormalizer's, since
+//     BertTokenizerFast rebuilds the normalizer whenever they differ) and, for vocab.txt, the
+//     other special tokens' names.
+// added_tokens' "id" fields are not used: as in HF, each token gets its vocabulary id, else
+// the next free one (assign_added_token_ids).
 // The default truncation length is model_max_length, else tokenizer.json's truncation
 // max_length, else 512.
 
@@ -21,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <initializer_list>
 #include <limits>
@@ -42,12 +46,6 @@ struct TokenizerConfigFile {
   static TokenizerConfigFile load_if_present(const std::filesystem::path& path) {
     if (!std::filesystem::exists(path)) return {};
     return {JsonConfig::load(path.string())};
-  }
-
-  bool sets_normalizer() const {
-    return json &&
-           (json->json().contains("do_lower_case") || json->json().contains("strip_accents") ||
-            json->json().contains("tokenize_chinese_chars"));
   }
 
   void apply_normalizer(BertNormalizerOptions& options) const {
@@ -112,7 +110,9 @@ inline TemplatePiece parse_template_piece(const nlohmann::json& value, const Jso
   if ((kind != "Sequence" && kind != "SpecialToken") || !body.is_object() || !body.contains("id") ||
       !body.contains("type_id"))
     where.fail(expected, value);
-  const auto type_id = JsonReader<TokenId>::read(body["type_id"], {where.file, field + ".type_id"});
+  // HF stores type ids as u32: a negative one is a broken file.
+  const TokenId type_id =
+      JsonReader<std::uint32_t>::read(body["type_id"], {where.file, field + ".type_id"});
   const auto id = JsonReader<std::string>::read(body["id"], {where.file, field + ".id"});
   if (kind == "Sequence") {
     if (id != "A" && id != "B") where.fail("a Sequence with id \"A\" or \"B\"", value);
@@ -162,23 +162,34 @@ inline TemplateProcessing parse_post_processor(const JsonConfig& root) {
   return TemplateProcessing(parse_template(processor, "single"), parse_template(processor, "pair"));
 }
 
+// The ids are left for BertTokenizer to assign, as HF ignores the file's.
 inline std::vector<AddedToken> parse_added_tokens(const JsonConfig& root) {
   std::vector<AddedToken> tokens;
   if (!root.has("added_tokens")) return tokens;
-  const auto& list = root.json().at("added_tokens");
-  if (!list.is_array()) JsonLocation{root.source(), "added_tokens"}.fail("an array", list);
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    const std::string field = concat("added_tokens[", i, "]");
-    if (!list[i].is_object()) JsonLocation{root.source(), field}.fail("an object", list[i]);
-    const JsonConfig token(list[i], root.source());
+  for (const JsonConfig& token : root.objects("added_tokens")) {
+    const auto content = token.get<std::string>("content");
     if (token.get_or<bool>("single_word", false))
-      throw FormatError(concat(root.source(), ": ", field, " ('", token.get<std::string>("content"),
-                               "') has single_word = true, which is not supported"));
-    tokens.push_back({token.get<std::string>("content"), token.get<TokenId>("id"),
-                      token.get_or<bool>("lstrip", false), token.get_or<bool>("rstrip", false),
+      throw FormatError(concat(root.source(), ": ", token.path(), "single_word of '", content,
+                               "' is true, which is not supported"));
+    tokens.push_back({content, 0, token.get_or<bool>("lstrip", false),
+                      token.get_or<bool>("rstrip", false),
                       token.get_or<bool>("normalized", false)});
   }
   return tokens;
+}
+
+inline BertNormalizerOptions parse_normalizer(const JsonConfig& root,
+                                              const TokenizerConfigFile& overrides) {
+  const JsonConfig normalizer = root.child("normalizer");
+  require_type(normalizer, "normalizer", {"BertNormalizer"});
+  BertNormalizerOptions options;
+  options.clean_text = normalizer.get_or<bool>("clean_text", true);
+  options.handle_chinese_chars = normalizer.get_or<bool>("handle_chinese_chars", true);
+  if (normalizer.has("strip_accents"))
+    options.strip_accents = normalizer.get<bool>("strip_accents");
+  options.lowercase = normalizer.get_or<bool>("lowercase", true);
+  if (overrides.json) overrides.apply_normalizer(options);
+  return options;
 }
 
 inline BertTokenizer tokenizer_from_json(const JsonConfig& root,
@@ -194,18 +205,7 @@ inline BertTokenizer tokenizer_from_json(const JsonConfig& root,
   config.wordpiece.max_input_chars_per_word = model.get<std::size_t>("max_input_chars_per_word");
 
   config.normalizer.reset();
-  if (root.has("normalizer")) {
-    const JsonConfig normalizer = root.child("normalizer");
-    require_type(normalizer, "normalizer", {"BertNormalizer"});
-    BertNormalizerOptions options;
-    options.clean_text = normalizer.get_or<bool>("clean_text", true);
-    options.handle_chinese_chars = normalizer.get_or<bool>("handle_chinese_chars", true);
-    if (normalizer.has("strip_accents"))
-      options.strip_accents = normalizer.get<bool>("strip_accents");
-    options.lowercase = normalizer.get_or<bool>("lowercase", true);
-    if (overrides.sets_normalizer()) overrides.apply_normalizer(options);
-    config.normalizer = options;
-  }
+  if (root.has("normalizer")) config.normalizer = parse_normalizer(root, overrides);
   config.split_words = root.has("pre_tokenizer");
   if (config.split_words) {
     const JsonConfig pre_tokenizer = root.child("pre_tokenizer");
@@ -213,8 +213,10 @@ inline BertTokenizer tokenizer_from_json(const JsonConfig& root,
   }
   config.post_processor = parse_post_processor(root);
   config.added_tokens = parse_added_tokens(root);
+  // transformers takes the pad token from tokenizer_config.json, else from "padding".
   if (root.has("padding"))
     config.pad_token = root.child("padding").get_or<std::string>("pad_token", "[PAD]");
+  overrides.apply_token("pad_token", config.pad_token);
   config.model_max_length = overrides.model_max_length().value_or(
       root.has("truncation") ? root.child("truncation").get<Index>("max_length")
                              : kDefaultModelMaxLength);

@@ -12,6 +12,7 @@
 // out by it stay valid while any copy lives.
 
 #include <eigenformer/core/error.hpp>
+#include <eigenformer/io/json_config.hpp>
 #include <eigenformer/text/unicode.hpp>
 #include <eigenformer/text/utf8.hpp>
 
@@ -144,7 +145,8 @@ class Vocabulary {
     for (const auto& [token, id] : vocab.items()) {
       if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() > kMaxId)
         throw FormatError(detail::concat(source, ": field 'model.vocab' maps '", token, "' to ",
-                                         id.dump(), ", expected an integer in [0, ", kMaxId, "]"));
+                                         detail::describe_json(id), ", expected an integer in [0, ",
+                                         kMaxId, "]"));
       tokens.push_back(token);
       ids.push_back(id.get<TokenId>());
     }

@@ -46,7 +46,7 @@ struct BertConfig {
     config.intermediate_size = json.get_positive("intermediate_size");
     config.max_position_embeddings = json.get_positive("max_position_embeddings");
     config.type_vocab_size = json.get_positive_or("type_vocab_size", 2);
-    config.layer_norm_eps = json.get_or<double>("layer_norm_eps", 1e-12);
+    config.layer_norm_eps = json.get_positive_number_or("layer_norm_eps", 1e-12);
     const auto act = json.get_or<std::string>("hidden_act", "gelu");
     try {
       config.hidden_act = parse_activation(act);

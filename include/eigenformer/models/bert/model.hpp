@@ -141,6 +141,7 @@ class BertModel {
                         BertWorkspace<T>* workspace = nullptr) const {
     check_same_shape(ids, attention_mask, "attention_mask");
     if (token_type_ids.size()) check_same_shape(ids, token_type_ids, "token_type_ids");
+    check_attention_mask(attention_mask);
     const SequenceBatch batch = SequenceBatch::uniform(ids.rows(), ids.cols());
     const BoolVector padded =
         Eigen::Map<const TokenIdVector>(attention_mask.data(), attention_mask.size()).array() == 0;
@@ -170,6 +171,21 @@ class BertModel {
       throw ShapeError(detail::concat("BertModel: ", name, " is ", other.rows(), " x ",
                                       other.cols(), ", expected ", ids.rows(), " x ", ids.cols(),
                                       " like input_ids"));
+  }
+
+  // HF adds (1 - mask) * dtype.min to the scores, so values other than 0 and 1 would scale
+  // that penalty, and a sequence with no real token gets uniform attention over its padding:
+  // neither means anything, so both are errors here.
+  static void check_attention_mask(const TokenIdMatrix& attention_mask) {
+    for (Index b = 0; b < attention_mask.rows(); ++b) {
+      for (Index p = 0; p < attention_mask.cols(); ++p)
+        if (attention_mask(b, p) != 0 && attention_mask(b, p) != 1)
+          throw InvalidArgument(detail::concat("BertModel: attention_mask(", b, ", ", p, ") is ",
+                                               attention_mask(b, p), ", expected 0 or 1"));
+      if (attention_mask.cols() > 0 && (attention_mask.row(b).array() == 0).all())
+        throw InvalidArgument(detail::concat("BertModel: attention_mask row ", b,
+                                             " is all 0: the sequence has no real token"));
+    }
   }
 
   template <typename Ids>

@@ -2,6 +2,8 @@
 // Text in, sentence embeddings out: a HF model folder's tokenizer and BertModel, plus the
 // pooling and normalisation that a sentence-transformers folder declares (modules.json,
 // 1_Pooling/config.json, a Normalize module, sentence_bert_config.json's max_seq_length).
+// A folder with other modules (Dense, ...) or pooling modes other than one of cls / mean /
+// max is a FormatError rather than silently different embeddings.
 // A plain HF folder gets sentence-transformers' default for such models: mean pooling,
 // no normalisation.
 //
@@ -14,8 +16,9 @@
 #include <eigenformer/text/bert_tokenizer.hpp>
 #include <eigenformer/text/tokenizer_loader.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <optional>
 #include <string>
@@ -32,6 +35,68 @@ struct SentenceEncoderOptions {
   Index batch_size = 32;  // texts per forward pass
 };
 
+namespace detail {
+
+// A pooling mode of sentence-transformers' Pooling module: its config.json flag, the name
+// its "pooling_mode" string uses for it (null: the string does not touch this flag) and the
+// matching Pooling (unset: not supported here).
+struct PoolingFlag {
+  const char* key;
+  const char* mode;
+  std::optional<Pooling> pooling;
+};
+
+inline const PoolingFlag kPoolingFlags[] = {
+    {"pooling_mode_cls_token", "cls", Pooling::CLS},
+    {"pooling_mode_mean_tokens", "mean", Pooling::Mean},
+    {"pooling_mode_max_tokens", "max", Pooling::Max},
+    {"pooling_mode_mean_sqrt_len_tokens", nullptr, std::nullopt},
+    {"pooling_mode_weightedmean_tokens", "weightedmean", std::nullopt},
+    {"pooling_mode_lasttoken", "lasttoken", std::nullopt},
+};
+
+// The "pooling_mode" string, lower-cased, checked as Pooling's constructor asserts it.
+inline std::optional<std::string> pooling_mode_string(const JsonConfig& config) {
+  if (!config.has("pooling_mode")) return std::nullopt;
+  std::string mode = config.get<std::string>("pooling_mode");
+  std::transform(mode.begin(), mode.end(), mode.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const auto& flag : kPoolingFlags)
+    if (flag.mode && mode == flag.mode) return mode;
+  throw FormatError(concat(config.source(), ": field 'pooling_mode' is '", mode,
+                           "', expected mean, max, cls, weightedmean or lasttoken"));
+}
+
+// Whether Pooling(**config) turns `flag` on: "pooling_mode" overrides the flags it names, and
+// a flag left out takes the constructor's default (mean on, the others off).
+inline bool pooling_flag_set(const JsonConfig& config, const PoolingFlag& flag,
+                             const std::optional<std::string>& mode) {
+  if (mode && flag.mode) return *mode == flag.mode;
+  return config.get_or<bool>(flag.key, flag.pooling == Pooling::Mean);
+}
+
+// sentence-transformers concatenates the outputs of every mode set; only a single cls, mean
+// or max mode is supported, with the whole text pooled (include_prompt).
+inline Pooling read_pooling_config(const std::string& path) {
+  const auto config = JsonConfig::load(path);
+  if (!config.get_or<bool>("include_prompt", true))
+    throw FormatError(concat(path,
+                             ": include_prompt = false (pooling without the prompt's "
+                             "tokens) is not supported"));
+  const auto mode = pooling_mode_string(config);
+  std::vector<const PoolingFlag*> set;
+  for (const auto& flag : kPoolingFlags)
+    if (pooling_flag_set(config, flag, mode)) set.push_back(&flag);
+  if (set.size() == 1 && set[0]->pooling) return *set[0]->pooling;
+  std::string names;
+  for (const auto* flag : set) names += concat(names.empty() ? "" : ", ", flag->key);
+  throw FormatError(concat(path, ": pooling modes set: ", set.empty() ? "none" : names,
+                           "; supported: exactly one of pooling_mode_cls_token, "
+                           "pooling_mode_mean_tokens or pooling_mode_max_tokens"));
+}
+
+}  // namespace detail
+
 // What a sentence-transformers folder declares, or the defaults for a plain HF folder.
 struct SentenceTransformersSettings {
   Pooling pooling = Pooling::Mean;
@@ -42,25 +107,7 @@ struct SentenceTransformersSettings {
     namespace fs = std::filesystem;
     SentenceTransformersSettings settings;
     const fs::path dir(directory);
-    if (fs::exists(dir / "modules.json")) {
-      std::ifstream in(dir / "modules.json");
-      nlohmann::json modules;
-      try {
-        modules = nlohmann::json::parse(in);
-      } catch (const nlohmann::json::exception& e) {
-        throw FormatError((dir / "modules.json").string() + ": invalid JSON: " + e.what());
-      }
-      if (!modules.is_array())
-        throw FormatError((dir / "modules.json").string() + ": expected an array of modules");
-      for (const auto& module : modules) {
-        const JsonConfig entry(module, (dir / "modules.json").string());
-        const auto type = entry.get_or<std::string>("type", "");
-        if (type == "sentence_transformers.models.Normalize") settings.normalize = true;
-        if (type == "sentence_transformers.models.Pooling")
-          settings.pooling =
-              read_pooling((dir / entry.get<std::string>("path") / "config.json").string());
-      }
-    }
+    if (fs::exists(dir / "modules.json")) settings.read_modules(dir);
     if (fs::exists(dir / "sentence_bert_config.json")) {
       const auto config = JsonConfig::load((dir / "sentence_bert_config.json").string());
       if (config.has("max_seq_length"))
@@ -70,14 +117,24 @@ struct SentenceTransformersSettings {
   }
 
  private:
-  static Pooling read_pooling(const std::string& path) {
-    const auto config = JsonConfig::load(path);
-    if (config.get_or<bool>("pooling_mode_cls_token", false)) return Pooling::CLS;
-    if (config.get_or<bool>("pooling_mode_max_tokens", false)) return Pooling::Max;
-    if (config.get_or<bool>("pooling_mode_mean_tokens", false)) return Pooling::Mean;
-    throw FormatError(path +
-                      ": no supported pooling mode set (expected pooling_mode_cls_token, "
-                      "pooling_mode_mean_tokens or pooling_mode_max_tokens)");
+  // Any other module (Dense in LaBSE, a second Transformer, ...) changes the embeddings, so
+  // it is an error rather than skipped.
+  void read_modules(const std::filesystem::path& dir) {
+    const std::string file = (dir / "modules.json").string();
+    const std::string prefix = "sentence_transformers.models.";
+    for (const JsonConfig& module : JsonConfig::load_objects(file)) {
+      const auto type = module.get<std::string>("type");
+      if (type == prefix + "Normalize") {
+        normalize = true;
+      } else if (type == prefix + "Pooling") {
+        pooling = detail::read_pooling_config(
+            (dir / module.get<std::string>("path") / "config.json").string());
+      } else if (type != prefix + "Transformer") {
+        throw FormatError(detail::concat(file, ": field '", module.path(), "type' is '", type,
+                                         "', which is not supported; supported: ", prefix,
+                                         "Transformer, Pooling and Normalize"));
+      }
+    }
   }
 };
 

@@ -50,10 +50,8 @@ StateDict<T> load_bert_weights(const std::string& directory) {
   }
   auto source = SafeTensorsFile::open(file.string());
   StateDict<T> weights(file.string());
-  for (const auto& info : source->tensors()) {
-    if (info.dtype == DType::I64 || info.dtype == DType::I32) continue;  // position_ids buffers
-    weights.insert(detail::canonical_bert_name(info.name), source->template tensor<T>(info.name));
-  }
+  for (const auto& info : source->tensors())
+    insert_weight(weights, *source, info.name, detail::canonical_bert_name(info.name));
   return weights;
 }
 

@@ -1,0 +1,138 @@
+// What SentenceEncoder takes from a sentence-transformers folder (modules.json, the Pooling
+// module's config.json, sentence_bert_config.json), against sentence-transformers' rules:
+// modules run in order and each changes the output, Pooling(**config) uses its constructor's
+// defaults (mean on, the other modes off, include_prompt on) and concatenates every mode set.
+#include <eigenformer/models/bert/sentence_encoder.hpp>
+
+#include "io/test_files.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+namespace eigenformer {
+namespace {
+
+using testing::TempDir;
+using testing::throws_with;
+
+const std::string kTransformer =
+    R"({"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"})";
+const std::string kPooling =
+    R"({"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"})";
+const std::string kNormalize =
+    R"({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})";
+
+// A folder whose modules.json lists `modules` and whose 1_Pooling/config.json is `pooling`.
+void write_folder(const TempDir& dir, const std::string& modules, const std::string& pooling) {
+  dir.write("modules.json", "[" + modules + "]");
+  std::filesystem::create_directories(dir.file("1_Pooling"));
+  dir.write("1_Pooling/config.json", pooling);
+}
+
+std::string pooling_config(bool cls, bool mean, bool max) {
+  return std::string(R"({"word_embedding_dimension": 64, "pooling_mode_cls_token": )") +
+         (cls ? "true" : "false") + R"(, "pooling_mode_mean_tokens": )" +
+         (mean ? "true" : "false") + R"(, "pooling_mode_max_tokens": )" + (max ? "true" : "false") +
+         R"(, "pooling_mode_mean_sqrt_len_tokens": false, "pooling_mode_weightedmean_tokens": false,
+             "pooling_mode_lasttoken": false, "include_prompt": true})";
+}
+
+TEST(SentenceTransformersSettings, PlainFolderGetsMeanPoolingWithoutNormalization) {
+  TempDir dir;
+  const auto settings = SentenceTransformersSettings::read(dir.path());
+  EXPECT_EQ(settings.pooling, Pooling::Mean);
+  EXPECT_FALSE(settings.normalize);
+  EXPECT_FALSE(settings.max_seq_length);
+}
+
+TEST(SentenceTransformersSettings, ReadsPoolingNormalizeAndMaxSeqLength) {
+  TempDir dir;
+  write_folder(dir, kTransformer + "," + kPooling + "," + kNormalize,
+               pooling_config(true, false, false));
+  dir.write("sentence_bert_config.json", R"({"max_seq_length": 128, "do_lower_case": false})");
+  const auto settings = SentenceTransformersSettings::read(dir.path());
+  EXPECT_EQ(settings.pooling, Pooling::CLS);
+  EXPECT_TRUE(settings.normalize);
+  EXPECT_EQ(settings.max_seq_length, 128);
+
+  write_folder(dir, kTransformer + "," + kPooling, pooling_config(false, false, true));
+  EXPECT_EQ(SentenceTransformersSettings::read(dir.path()).pooling, Pooling::Max);
+  EXPECT_FALSE(SentenceTransformersSettings::read(dir.path()).normalize);
+}
+
+// LaBSE: Transformer -> Pooling(cls) -> Dense -> Normalize. Skipping Dense would give
+// different embeddings, so the folder is refused.
+TEST(SentenceTransformersSettings, OtherModuleTypesAreFormatErrors) {
+  TempDir dir;
+  const std::string dense =
+      R"({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})";
+  write_folder(dir, kTransformer + "," + kPooling + "," + dense + "," + kNormalize,
+               pooling_config(true, false, false));
+  EXPECT_TRUE(throws_with<FormatError>(
+      [&] { SentenceTransformersSettings::read(dir.path()); },
+      {dir.file("modules.json"), "'[2].type'", "sentence_transformers.models.Dense",
+       "Transformer, Pooling and Normalize"}));
+
+  write_folder(dir, R"({"idx": 0, "path": ""})", pooling_config(true, false, false));
+  EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
+                                       {"modules.json", "missing required field '[0].type'"}));
+  dir.write("modules.json", R"({"modules": []})");
+  EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
+                                       {"modules.json", "top level must be an array"}));
+}
+
+TEST(SentenceTransformersSettings, SeveralPoolingModesAreFormatErrors) {
+  TempDir dir;
+  write_folder(dir, kTransformer + "," + kPooling, pooling_config(true, true, false));
+  EXPECT_TRUE(throws_with<FormatError>(
+      [&] { SentenceTransformersSettings::read(dir.path()); },
+      {dir.file("1_Pooling/config.json"), "pooling_mode_cls_token, pooling_mode_mean_tokens",
+       "exactly one of"}));
+  write_folder(dir, kTransformer + "," + kPooling, pooling_config(false, false, false));
+  EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
+                                       {"pooling modes set: none", "exactly one of"}));
+}
+
+TEST(SentenceTransformersSettings, UnsupportedPoolingOptionsAreFormatErrors) {
+  TempDir dir;
+  for (const std::string flag : {"pooling_mode_mean_sqrt_len_tokens",
+                                 "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
+    write_folder(dir, kTransformer + "," + kPooling,
+                 R"({"pooling_mode_mean_tokens": false, ")" + flag + R"(": true})");
+    EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
+                                         {"1_Pooling", flag}))
+        << flag;
+  }
+  // A supported mode does not hide an unsupported one: sentence-transformers concatenates.
+  write_folder(dir, kTransformer + "," + kPooling,
+               R"({"pooling_mode_mean_tokens": true, "pooling_mode_lasttoken": true})");
+  EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
+                                       {"pooling_mode_mean_tokens, pooling_mode_lasttoken"}));
+  write_folder(dir, kTransformer + "," + kPooling,
+               R"({"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false,
+                   "include_prompt": false})");
+  EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
+                                       {"1_Pooling", "include_prompt"}));
+  write_folder(dir, kTransformer + "," + kPooling, R"({"pooling_mode": "median"})");
+  EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
+                                       {"'pooling_mode'", "median"}));
+}
+
+// Pooling(**config): a flag the file leaves out takes the constructor default (mean on), and
+// a "pooling_mode" string replaces the flags it names.
+TEST(SentenceTransformersSettings, PoolingConfigUsesPoolingsDefaults) {
+  TempDir dir;
+  write_folder(dir, kTransformer + "," + kPooling, R"({"word_embedding_dimension": 64})");
+  EXPECT_EQ(SentenceTransformersSettings::read(dir.path()).pooling, Pooling::Mean);
+  write_folder(dir, kTransformer + "," + kPooling, R"({"pooling_mode_cls_token": true})");
+  EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
+                                       {"pooling_mode_cls_token, pooling_mode_mean_tokens"}));
+  write_folder(dir, kTransformer + "," + kPooling,
+               R"({"pooling_mode": "CLS", "pooling_mode_mean_tokens": true})");
+  EXPECT_EQ(SentenceTransformersSettings::read(dir.path()).pooling, Pooling::CLS);
+}
+
+}  // namespace
+}  // namespace eigenformer
