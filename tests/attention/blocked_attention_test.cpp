@@ -79,6 +79,19 @@ TYPED_TEST(BlockedAttentionTest, FixtureWithLargeLogitsThroughBlocks) {
 
 // The point of the blocked path: its workspace is bounded by the block sizes, not by the
 // sequence length (the materialised path would need a 2048 x 2048 matrix here).
+TEST(BlockedAttentionBlocking, RejectsBlocksOfZeroRows) {
+  const Matrix<float> q = random_matrix<float>(4, 8, 1), k = random_matrix<float>(6, 8, 2),
+                      v = random_matrix<float>(6, 3, 3);
+  Matrix<float> out(4, 3);
+  BlockedAttentionWorkspace<float> workspace;
+  for (AttentionBlocking blocking : {AttentionBlocking{0, 4}, AttentionBlocking{4, 0},
+                                     AttentionBlocking{-1, 4}, AttentionBlocking{4, -3}})
+    EXPECT_THROW(
+        blocked_attention<float>(q, k, v, AttentionMask<float>(), 0.5f, out, workspace, blocking),
+        InvalidArgument)
+        << blocking.query_block << " x " << blocking.key_block;
+}
+
 TEST(BlockedAttentionMemory, WorkspaceIsIndependentOfSequenceLength) {
   const Index length = 2048;
   const Matrix<float> q = random_matrix<float>(length, 64, 6),

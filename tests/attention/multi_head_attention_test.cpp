@@ -70,6 +70,29 @@ TYPED_TEST(MultiHeadAttentionTest, VariableLengthBatchEqualsSeparateCalls) {
   EXPECT_TRUE(all_close(together.bottomRows(7), second, 1e-6));
 }
 
+// nn.MultiheadAttention over zero keys: every head's context is zeros(L, head_dim) (the
+// softmax over an empty dimension is empty and bmm with an empty inner dimension is zero),
+// so each output row is out_proj(0) = out_proj.bias, and the averaged weights are L x 0.
+TYPED_TEST(MultiHeadAttentionTest, NoKeysGiveTheOutputBias) {
+  using T = TypeParam;
+  const auto& c = this->cases;
+  const auto mha = MultiHeadAttention<T>::load(c, "mha_self.", 16, 4);
+  const Matrix<T> query = c.at("mha_self.x").matrix().topRows(3), none(0, 16);
+  const RowVector<T> bias = c.at("mha_self.out_proj.bias").vector().transpose();
+  std::vector<Matrix<T>> weights;
+  const Matrix<T> out = mha.forward(query, none, none, SequenceBatch::single(3),
+                                    SequenceBatch::single(0), {}, &weights);
+  ASSERT_EQ(out.rows(), 3);
+  for (Index r = 0; r < 3; ++r) EXPECT_TRUE(all_close(out.row(r), bias, 0)) << "row " << r;
+  ASSERT_EQ(weights.size(), 1u);
+  EXPECT_EQ(weights[0].rows(), 3);
+  EXPECT_EQ(weights[0].cols(), 0);
+  // Without the weights the (parallel) SDPA path runs; same result.
+  const Matrix<T> fast =
+      mha.forward(query, none, none, SequenceBatch::single(3), SequenceBatch::single(0));
+  EXPECT_TRUE(all_close(fast, out, 0));
+}
+
 TYPED_TEST(MultiHeadAttentionTest, RejectsInconsistentShapes) {
   using T = TypeParam;
   const auto& c = this->cases;

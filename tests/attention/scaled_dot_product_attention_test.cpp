@@ -139,6 +139,25 @@ TYPED_TEST(SdpaTest, FullyMaskedRowIsZero) {
   EXPECT_FALSE(out.row(0).isZero(1e-6));
 }
 
+// F.scaled_dot_product_attention(q (L x E), k (0 x E), v (0 x Ev)) returns zeros(L, Ev):
+// an empty sum of weighted values. Both kernels (the blocked one is used past
+// kMaterializedKeyLimit keys, here called directly) must agree.
+TYPED_TEST(SdpaTest, NoKeysGiveZeros) {
+  using T = TypeParam;
+  const Matrix<T> q = random_matrix<T>(3, 4, 7), k(0, 4), v(0, 2);
+  const Matrix<T> out = scaled_dot_product_attention<T>(q, k, v);
+  ASSERT_EQ(out.rows(), 3);
+  ASSERT_EQ(out.cols(), 2);
+  EXPECT_TRUE(out.isZero(0));
+  const Matrix<T> causal =
+      scaled_dot_product_attention<T>(q, k, v, AttentionMask<T>::causal_mask());
+  EXPECT_TRUE(causal.isZero(0));
+  Matrix<T> blocked = Matrix<T>::Constant(3, 2, T(7));
+  BlockedAttentionWorkspace<T> workspace;
+  blocked_attention<T>(q, k, v, AttentionMask<T>(), T(0.5), blocked, workspace);
+  EXPECT_TRUE(blocked.isZero(0));
+}
+
 TYPED_TEST(SdpaTest, CausalWithMoreKeysThanQueriesUsesTopLeftTriangle) {
   using T = TypeParam;
   const Matrix<T> q = random_matrix<T>(2, 4, 10), k = random_matrix<T>(4, 4, 11),

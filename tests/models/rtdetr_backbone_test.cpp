@@ -111,6 +111,11 @@ TYPED_TEST(RTDetrBackboneTest, RejectsWrongChannelCountAndMissingWeights) {
   const auto config = parse(fixture_backbone_json());
   const auto backbone = RTDetrResNetBackbone<T>::load(weights, config);
   EXPECT_THROW(backbone.forward(FeatureMap<T>(4, 32, 32)), ShapeError);
+  // Public fields that disagree with the data: refused before any convolution reads them.
+  FeatureMap<T> inconsistent(3, 64, 64);
+  inconsistent.height = inconsistent.width = 640;
+  EXPECT_TRUE(throws_with<ShapeError>([&] { backbone.forward(inconsistent); },
+                                      {"RT-DETR backbone pixels", "640 x 640"}));
   EXPECT_TRUE(throws_with<FormatError>(
       [&] { RTDetrResNetBackbone<T>::load(weights, config, "model.backbone."); },
       {"model.backbone.embedder.embedder.0.convolution.weight"}));

@@ -147,6 +147,8 @@ TEST(RTDetrConfigTest, RejectsUnsupportedOrInconsistentSettings) {
   EXPECT_TRUE(rejects([](auto& j) { j["anchor_image_size"] = {640}; }, {"anchor_image_size"}));
   EXPECT_TRUE(rejects([](auto& j) { j["eval_size"] = {640, 0}; }, {"eval_size"}));
   EXPECT_TRUE(rejects([](auto& j) { j["num_queries"] = 0; }, {"num_queries"}));
+  // HF's pre-norm RTDetrEncoderLayer differs from TransformerEncoderLayer's pre-norm.
+  EXPECT_TRUE(rejects([](auto& j) { j["normalize_before"] = true; }, {"normalize_before"}));
   EXPECT_TRUE(rejects([](auto& j) { j["layer_norm_eps"] = -1; }, {"layer_norm_eps"}));
   EXPECT_TRUE(rejects([](auto& j) { j["d_model"] = "64"; }, {"d_model"}));
   EXPECT_TRUE(rejects([](auto& j) { j["model_type"] = "rt_detr_v2"; }, {"model_type"}));

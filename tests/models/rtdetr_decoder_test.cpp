@@ -174,6 +174,92 @@ TYPED_TEST(RTDetrDecoderTest, RejectsInputsThatDisagree) {
       "rows");
 }
 
+template <typename T>
+Linear<T> random_linear(Index in, Index out) {
+  return Linear<T>(testing::random_matrix<T>(out, in, 1), Vector<T>::Zero(out));
+}
+
+template <typename T>
+LayerNorm<T> unit_norm(Index d) {
+  return LayerNorm<T>(Tensor<T>({d}, std::vector<T>(static_cast<std::size_t>(d), T(1))),
+                      Tensor<T>({d}, std::vector<T>(static_cast<std::size_t>(d), T(0))), T(1e-5));
+}
+
+// Runs `make` and expects a ShapeError whose message contains `part`.
+template <typename Make>
+void expect_part_error(Make&& make, const std::string& part) {
+  try {
+    make();
+    ADD_FAILURE() << "expected a ShapeError naming '" << part << "'";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+  }
+}
+
+TYPED_TEST(RTDetrDecoderTest, LayerRejectsPartsOfOtherWidths) {
+  using T = TypeParam;
+  const RTDetrDecoderConfig& c = this->config_;
+  const Index d = c.d_model;
+  const auto cross = MultiScaleDeformableAttention<T>::load(
+      fixture<T>("rtdetr/model.safetensors"), "model.decoder.layers.0.encoder_attn.", d,
+      c.num_heads, c.num_levels, c.num_points);
+  auto make = [&](Index self_out, Index ff_out, Index final_norm) {
+    const MultiHeadAttention<T> self(random_linear<T>(d, d), random_linear<T>(d, d),
+                                     random_linear<T>(d, d), random_linear<T>(d, self_out),
+                                     c.num_heads);
+    const FeedForward<T> ff(random_linear<T>(d, c.ffn_dim), random_linear<T>(c.ffn_dim, ff_out),
+                            c.activation);
+    return RTDetrDecoderLayer<T>(self, unit_norm<T>(d), cross, unit_norm<T>(d), ff,
+                                 unit_norm<T>(final_norm));
+  };
+  EXPECT_NO_THROW(make(d, d, d));
+  expect_part_error([&] { make(d + 1, d, d); }, "self-attention output");
+  expect_part_error([&] { make(d, d - 1, d); }, "feed-forward output");
+  expect_part_error([&] { make(d, d, d + 2); }, "final_layer_norm");
+}
+
+TYPED_TEST(RTDetrDecoderTest, DecoderRejectsHeadsOfOtherWidths) {
+  using T = TypeParam;
+  const RTDetrDecoderConfig& c = this->config_;
+  const Index d = c.d_model;
+  const RTDetrDecoder<T> good = this->decoder();
+  std::vector<RTDetrDecoderLayer<T>> layers;
+  std::vector<Linear<T>> classes;
+  std::vector<Mlp<T>> boxes;
+  for (Index i = 0; i < c.num_layers; ++i) {
+    layers.push_back(good.layer(i));
+    classes.push_back(random_linear<T>(d, c.num_labels));
+    boxes.push_back(Mlp<T>({random_linear<T>(d, d), random_linear<T>(d, 4)}));
+  }
+  const Mlp<T> position = good.query_position_head();
+  auto make = [&](const Mlp<T>& query_pos, const std::vector<Linear<T>>& class_heads,
+                  const std::vector<Mlp<T>>& box_heads) {
+    return RTDetrDecoder<T>(c, query_pos, layers, class_heads, box_heads);
+  };
+  EXPECT_NO_THROW(make(position, classes, boxes));
+  expect_part_error(
+      [&] {
+        make(Mlp<T>({random_linear<T>(2, 2 * d), random_linear<T>(2 * d, d)}), classes, boxes);
+      },
+      "query_pos_head input");
+  expect_part_error(
+      [&] {
+        make(Mlp<T>({random_linear<T>(4, 2 * d), random_linear<T>(2 * d, d / 2)}), classes, boxes);
+      },
+      "query_pos_head output");
+  auto wrong_classes = classes;
+  wrong_classes.back() = random_linear<T>(d, c.num_labels + 1);
+  expect_part_error([&] { make(position, wrong_classes, boxes); },
+                    "class_embed." + std::to_string(c.num_layers - 1) + " output");
+  wrong_classes.back() = random_linear<T>(d + 4, c.num_labels);
+  expect_part_error([&] { make(position, wrong_classes, boxes); }, "input");
+  auto wrong_boxes = boxes;
+  wrong_boxes.front() = Mlp<T>({random_linear<T>(d, d), random_linear<T>(d, 3)});
+  expect_part_error([&] { make(position, classes, wrong_boxes); }, "bbox_embed.0 output");
+  wrong_boxes.front() = Mlp<T>({random_linear<T>(d - 1, d), random_linear<T>(d, 4)});
+  expect_part_error([&] { make(position, classes, wrong_boxes); }, "bbox_embed.0 input");
+}
+
 TYPED_TEST(RTDetrDecoderTest, MissingTensorIsNamed) {
   using T = TypeParam;
   RTDetrDecoderConfig four_layers = this->config_;

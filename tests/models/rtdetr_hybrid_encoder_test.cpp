@@ -5,6 +5,8 @@
 
 #include "fixture.hpp"
 
+#include <limits>
+
 #include <map>
 #include <random>
 
@@ -115,6 +117,22 @@ TYPED_TEST(RTDetrHybridEncoderTest, RejectsWrongLevelCountsAndUnfusableSizes) {
                                  FeatureMap<T>(Matrix<T>::Zero(64, 4), 2, 2)};
   EXPECT_THROW(this->encoder.fuse(odd), ShapeError);
   EXPECT_THROW(RTDetrHybridEncoder<T>::load(this->weights, this->config, {64, 128}), FormatError);
+}
+
+// int(encoder_hidden_dim * hidden_expansion) must be a usable channel count; beyond Index's
+// range the conversion would be undefined, so the field is rejected before it.
+TYPED_TEST(RTDetrHybridEncoderTest, RejectsHiddenExpansionOutOfRange) {
+  using T = TypeParam;
+  for (double expansion : {1e30, 1e-6, std::numeric_limits<double>::infinity()}) {
+    RTDetrConfig config = this->config;
+    config.hidden_expansion = expansion;
+    try {
+      RTDetrHybridEncoder<T>::load(this->weights, config, {64, 128, 256});
+      ADD_FAILURE() << "hidden_expansion " << expansion << " accepted";
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find("hidden_expansion"), std::string::npos) << e.what();
+    }
+  }
 }
 
 // Random ConvNorm weights under HF's names, and HF's CSPRepLayer evaluated module by module.

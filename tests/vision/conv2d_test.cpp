@@ -4,6 +4,7 @@
 #include <eigenformer/vision/conv_norm.hpp>
 
 #include "fixture.hpp"
+#include "io/test_files.hpp"
 
 #include <random>
 
@@ -139,6 +140,24 @@ TYPED_TEST(Conv2dTest, RejectsMismatchedShapes) {
   EXPECT_THROW(Conv2d<T>(random_tensor<T>({2, 3, 3, 3}, rng), random_tensor<T>({3}, rng), 1, 0),
                ShapeError);
   EXPECT_THROW(Conv2d<T>(random_tensor<T>({2, 3, 3, 3}, rng), Tensor<T>(), 0, 0), InvalidArgument);
+}
+
+// FeatureMap's fields are public: a map whose height x width disagrees with its data must be
+// refused, not read out of bounds.
+TYPED_TEST(Conv2dTest, RejectsMapWhoseSizeDisagreesWithItsData) {
+  using T = TypeParam;
+  std::mt19937 rng(4);
+  const Conv2d<T> conv(random_tensor<T>({2, 3, 3, 3}, rng), Tensor<T>(), 1, 1);
+  FeatureMap<T> map = random_map<T>(3, 8, 8, rng);
+  map.height = map.width = 640;
+  EXPECT_TRUE(testing::throws_with<ShapeError>([&] { conv.forward(map); },
+                                               {"Conv2d input", "640 x 640", "64 values"}));
+  map.height = -8;
+  map.width = -8;  // the product matches the data, the sizes do not
+  EXPECT_THROW(conv.forward(map), ShapeError);
+  map.height = map.width = Index{1} << 32;  // the product overflows
+  EXPECT_THROW(conv.forward(map), ShapeError);
+  EXPECT_THROW(FeatureMap<T>(1, Index{1} << 32, Index{1} << 32), ShapeError);
 }
 
 TYPED_TEST(Conv2dTest, LoadViewsTheStoredWeightWithoutCopying) {

@@ -35,6 +35,25 @@ TEST(ImageIo, UnreadableFilesNameThePathAndTheReason) {
   EXPECT_TRUE(throws_with<FormatError>([&] { load_image(empty); }, {"empty.png"}));
 }
 
+// A header can claim any size; load_image reads it with stbi_info and refuses sides beyond
+// Image::kMaxSide before decoding. A binary PPM header of 20000 x 1 px with no pixel data:
+// stbi_info accepts it (it reads the header only), stbi_load would fail on the data.
+TEST(ImageIo, RefusesSidesBeyondTheLimitFromTheHeader) {
+  const TempDir dir;
+  const std::string wide = dir.write("wide.ppm", "P6\n20000 1\n255\n");
+  EXPECT_TRUE(
+      throws_with<FormatError>([&] { load_image(wide); }, {"wide.ppm", "20000 x 1", "16384"}));
+  const std::string tall = dir.write("tall.ppm", "P6\n1 16385\n255\n");
+  EXPECT_TRUE(throws_with<FormatError>([&] { load_image(tall); }, {"tall.ppm", "1 x 16385"}));
+}
+
+TEST(ImageIo, WritingRefusesImageWhoseSizeDisagreesWithItsPixels) {
+  const TempDir dir;
+  Image image(2, 2);
+  image.width = 3;
+  EXPECT_THROW(write_png(dir.file("bad.png"), image), InvalidArgument);
+}
+
 TEST(ImageIo, WritingErrorsAreReported) {
   const TempDir dir;
   EXPECT_THROW(write_png(dir.file("empty.png"), Image()), InvalidArgument);

@@ -71,5 +71,17 @@ TEST(ResizeBilinear, SameSizeIsACopyAndBadSizesThrow) {
   EXPECT_THROW(resize_bilinear(Image(), 2, 2), InvalidArgument);
 }
 
+// Image's fields are public: pixels that do not hold width * height * 3 bytes are refused,
+// not read out of bounds; sizes whose byte count overflows are refused too.
+TEST(ResizeBilinear, RejectsImageWhoseSizeDisagreesWithItsPixels) {
+  Image image(4, 4);
+  image.width = image.height = 640;
+  EXPECT_THROW(resize_bilinear(image, 8, 8), InvalidArgument);
+  image.width = image.height = Index{1} << 32;
+  EXPECT_THROW(resize_bilinear(image, 8, 8), InvalidArgument);
+  EXPECT_THROW(Image(Index{1} << 32, Index{1} << 32), InvalidArgument);
+  EXPECT_THROW(Image(-1, 2), InvalidArgument);
+}
+
 }  // namespace
 }  // namespace eigenformer

@@ -93,5 +93,15 @@ TYPED_TEST(PoolingTest, PoolsEveryChannelSeparately) {
   EXPECT_TRUE(all_close(out.data, expected, 1e-12));
 }
 
+// A map whose public height x width disagrees with its data is refused, not read out of
+// bounds.
+TYPED_TEST(PoolingTest, RejectsMapWhoseSizeDisagreesWithItsData) {
+  using T = TypeParam;
+  FeatureMap<T> map(Matrix<T>::Zero(2, 16), 4, 4);
+  map.height = map.width = 640;
+  EXPECT_THROW(max_pool2d(map, PoolOptions{}), ShapeError);
+  EXPECT_THROW(avg_pool2d(map, PoolOptions{}), ShapeError);
+}
+
 }  // namespace
 }  // namespace eigenformer

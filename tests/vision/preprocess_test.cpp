@@ -51,6 +51,17 @@ TYPED_TEST(PreprocessTest, PlanarLayoutAndNumpyRescaling) {
   EXPECT_NEAR(normalized.at(1, 1, 2), (out.at(1, 1, 2) - 0.456) / 0.224, 1e-6);
 }
 
+TYPED_TEST(PreprocessTest, RejectsImageWhoseSizeDisagreesWithItsPixels) {
+  using T = TypeParam;
+  Image image(4, 4);
+  image.width = image.height = 640;
+  const RTDetrImageProcessor processor;
+  EXPECT_THROW(processor.preprocess<T>(image), InvalidArgument);
+  RTDetrImageProcessor no_resize;
+  no_resize.do_resize = false;
+  EXPECT_THROW(no_resize.preprocess<T>(image), InvalidArgument);
+}
+
 TEST(RTDetrImageProcessorConfig, ReadsPreprocessorConfigAndRejectsUnsupportedOptions) {
   const TempDir dir;
   EXPECT_EQ(RTDetrImageProcessor::load(dir.path()).height, 640);  // no file: defaults
@@ -70,6 +81,14 @@ TEST(RTDetrImageProcessorConfig, ReadsPreprocessorConfigAndRejectsUnsupportedOpt
   EXPECT_TRUE(rejects(R"({"resample": 3})", "resample"));
   EXPECT_TRUE(rejects(R"({"size": {"shortest_edge": 800}})", "size"));
   EXPECT_TRUE(rejects(R"({"do_pad": true})", "do_pad"));
+  // Sides beyond Image::kMaxSide (16384) would only end in bad_alloc.
+  EXPECT_TRUE(rejects(R"({"size": {"height": 1073741824, "width": 640}})", "size.height"));
+  EXPECT_TRUE(rejects(R"({"size": {"height": 640, "width": 16385}})", "size.width"));
+  EXPECT_EQ(
+      RTDetrImageProcessor::from_json(
+          JsonConfig(nlohmann::json::parse(R"({"size": {"height": 16384, "width": 1}})"), "p.json"))
+          .height,
+      16384);
   EXPECT_TRUE(rejects(R"({"do_normalize": true, "image_mean": [0.5, 0.5]})", "image_mean"));
 }
 

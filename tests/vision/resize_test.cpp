@@ -37,5 +37,14 @@ TYPED_TEST(ResizeTest, FactorThreeAndErrors) {
   EXPECT_THROW(upsample_nearest(out, 0), InvalidArgument);
 }
 
+TYPED_TEST(ResizeTest, RejectsMapWhoseSizeDisagreesWithItsDataAndHugeFactors) {
+  using T = TypeParam;
+  FeatureMap<T> map(Matrix<T>::Zero(2, 16), 4, 4);
+  EXPECT_THROW(upsample_nearest(map, Index{1} << 62), ShapeError);  // sides overflow
+  EXPECT_THROW(upsample_nearest(map, Index{1} << 31), ShapeError);  // their product overflows
+  map.height = map.width = 640;
+  EXPECT_THROW(upsample_nearest(map), ShapeError);
+}
+
 }  // namespace
 }  // namespace eigenformer

@@ -12,7 +12,9 @@
 // - `key_padding` (S): true = padded key, ignored, as nn.MultiheadAttention's key_padding_mask.
 //
 // A query that may attend no key at all gets an all-zero output row (and zero attention
-// weights) rather than PyTorch's NaN: a padded query row stays finite and harmless.
+// weights), as F.scaled_dot_product_attention returns since PyTorch 2.5 (_safe_softmax,
+// pytorch#133882); SDPA before 2.5 and a plain torch.softmax over the logits give NaN there.
+// A padded query row thus stays finite and harmless.
 
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/types.hpp>

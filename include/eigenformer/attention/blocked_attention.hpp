@@ -29,6 +29,13 @@ struct BlockedAttentionWorkspace {
 struct AttentionBlocking {
   Index query_block = 64;
   Index key_block = 256;
+
+  // A block of zero rows would never advance the loops over queries and keys.
+  void check() const {
+    if (query_block <= 0 || key_block <= 0)
+      throw InvalidArgument(detail::concat("AttentionBlocking: query_block ", query_block,
+                                           " and key_block ", key_block, " must be positive"));
+  }
 };
 
 template <typename T>
@@ -37,6 +44,7 @@ void blocked_attention(const MatrixView<T>& q, const MatrixView<T>& k, const Mat
                        BlockedAttentionWorkspace<T>& ws, AttentionBlocking blocking = {}) {
   detail::check_attention_shapes<T>(q, k, v, out.rows(), out.cols());
   mask.check(q.rows(), k.rows());
+  blocking.check();
   constexpr T minus_inf = -std::numeric_limits<T>::infinity();
   const Index queries = q.rows(), keys = k.rows(), dv = v.cols();
   for (Index q0 = 0; q0 < queries; q0 += blocking.query_block) {
@@ -67,7 +75,8 @@ void blocked_attention(const MatrixView<T>& q, const MatrixView<T>& k, const Mat
       ws.accumulator = ws.correction.asDiagonal() * ws.accumulator;
       ws.accumulator.noalias() += ws.logits * v.middleRows(k0, bk);
     }
-    // A query that could attend no key keeps l = 0 and gets zeros, as the materialised path.
+    // A query that could attend no key (all masked, or no keys at all) keeps l = 0 and gets
+    // zeros, as the materialised path.
     for (Index i = 0; i < bq; ++i)
       out.row(q0 + i) = ws.row_sum(i) > T(0) ? (ws.accumulator.row(i) / ws.row_sum(i)).eval()
                                              : RowVector<T>::Zero(dv);

@@ -17,6 +17,11 @@ void materialized_attention(const MatrixView<T>& q, const MatrixView<T>& k, cons
   detail::check_attention_shapes<T>(q, k, v, out.rows(), out.cols());
   mask.check(q.rows(), k.rows());
   probabilities.resize(q.rows(), k.rows());
+  // No keys: PyTorch returns zeros(L, Ev), and an empty row has no softmax to take.
+  if (k.rows() == 0) {
+    out.setZero();
+    return;
+  }
   detail::compute_logits<T>(q, k, scale, probabilities);
   if (!mask.empty()) mask.apply(probabilities, 0, 0);
   softmax_rows<T>(probabilities);

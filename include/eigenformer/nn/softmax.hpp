@@ -1,7 +1,9 @@
 #pragma once
 // Row softmax. The row maximum is subtracted before exponentiating, so logits in the
 // hundreds do not overflow. A row whose every entry is -inf (every key masked) becomes all
-// zeros rather than NaN: eigenformer's documented convention for fully masked rows.
+// zeros, as F.scaled_dot_product_attention's softmax does since PyTorch 2.5 (_safe_softmax,
+// pytorch#133882); plain torch.softmax, and SDPA before 2.5, give NaN there. An empty row is
+// left as it is.
 
 #include <eigenformer/core/types.hpp>
 
@@ -13,6 +15,7 @@ namespace eigenformer {
 template <typename Row>
 void softmax_row(Row&& row) {
   using T = typename std::decay_t<Row>::Scalar;
+  if (row.size() == 0) return;  // maxCoeff() of an empty row is undefined
   const T max = row.maxCoeff();
   if (max == -std::numeric_limits<T>::infinity()) {
     row.setZero();

@@ -7,6 +7,7 @@
 #include <eigenformer/nn/layer_norm.hpp>
 #include <eigenformer/transformer/encoder_layer.hpp>
 #include <eigenformer/transformer/feed_forward.hpp>
+#include <eigenformer/transformer/layer_widths.hpp>
 
 #include <string>
 
@@ -26,7 +27,16 @@ class TransformerDecoderLayer {
         self_attention_norm_(std::move(self_attention_norm)),
         cross_attention_norm_(std::move(cross_attention_norm)),
         feed_forward_norm_(std::move(feed_forward_norm)),
-        norm_first_(norm_first) {}
+        norm_first_(norm_first) {
+    const char* layer = "TransformerDecoderLayer";
+    const Index d = self_attention_.embed_dim();
+    detail::check_attention_widths(layer, "self-attention", self_attention_, d, true);
+    detail::check_attention_widths(layer, "cross-attention", cross_attention_, d, false);
+    detail::check_feed_forward_widths(layer, feed_forward_, d);
+    detail::check_norm_width(layer, "self-attention norm", self_attention_norm_, d);
+    detail::check_norm_width(layer, "cross-attention norm", cross_attention_norm_, d);
+    detail::check_norm_width(layer, "feed-forward norm", feed_forward_norm_, d);
+  }
 
   // nn.TransformerDecoderLayer's state_dict under `prefix`.
   static TransformerDecoderLayer load(const StateDict<T>& weights, const std::string& prefix,

@@ -8,6 +8,7 @@
 #include <eigenformer/attention/multi_head_attention.hpp>
 #include <eigenformer/nn/layer_norm.hpp>
 #include <eigenformer/transformer/feed_forward.hpp>
+#include <eigenformer/transformer/layer_widths.hpp>
 
 #include <optional>
 #include <string>
@@ -34,7 +35,14 @@ class TransformerEncoderLayer {
         feed_forward_(std::move(feed_forward)),
         attention_norm_(std::move(attention_norm)),
         feed_forward_norm_(std::move(feed_forward_norm)),
-        norm_first_(norm_first) {}
+        norm_first_(norm_first) {
+    const char* layer = "TransformerEncoderLayer";
+    const Index d = self_attention_.embed_dim();
+    detail::check_attention_widths(layer, "self-attention", self_attention_, d, true);
+    detail::check_feed_forward_widths(layer, feed_forward_, d);
+    detail::check_norm_width(layer, "attention norm", attention_norm_, d);
+    detail::check_norm_width(layer, "feed-forward norm", feed_forward_norm_, d);
+  }
 
   // nn.TransformerEncoderLayer's state_dict under `prefix` ("layers.0.").
   static TransformerEncoderLayer load(const StateDict<T>& weights, const std::string& prefix,

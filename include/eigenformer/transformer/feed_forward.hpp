@@ -17,7 +17,9 @@ class FeedForward {
                                       " outputs but the second takes ", second_.in_features()));
   }
 
+  Index in_features() const { return first_.in_features(); }
   Index hidden_features() const { return first_.out_features(); }
+  Index out_features() const { return second_.out_features(); }
 
   Matrix<T> forward(const MatrixView<T>& x) const {
     Matrix<T> hidden = first_.forward(x);

@@ -15,6 +15,7 @@ FeatureMap<T> concat_channels(std::initializer_list<const FeatureMap<T>*> parts)
   const FeatureMap<T>& first = **parts.begin();
   Index channels = 0;
   for (const FeatureMap<T>* part : parts) {
+    part->check("concat_channels input");
     if (part->height != first.height || part->width != first.width)
       throw ShapeError(detail::concat("concat_channels: feature maps of ", first.height, " x ",
                                       first.width, " and ", part->height, " x ", part->width,

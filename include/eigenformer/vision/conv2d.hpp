@@ -142,6 +142,7 @@ class Conv2d {
   }
 
   void check_input(const FeatureMap<T>& input) const {
+    input.check("Conv2d input");
     if (input.channels() != in_channels())
       throw ShapeError(detail::concat("Conv2d: input has ", input.channels(),
                                       " channels, expected ", in_channels()));

@@ -7,6 +7,9 @@
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/tensor.hpp>
 #include <eigenformer/core/types.hpp>
+#include <eigenformer/vision/extent.hpp>
+
+#include <string>
 
 namespace eigenformer {
 
@@ -18,17 +21,34 @@ struct FeatureMap {
 
   FeatureMap() = default;
   FeatureMap(Matrix<T> values, Index h, Index w) : data(std::move(values)), height(h), width(w) {
-    if (data.cols() != h * w)
-      throw ShapeError(detail::concat("FeatureMap: ", data.cols(), " values per channel, expected ",
-                                      h, " x ", w));
+    check("FeatureMap");
   }
-  FeatureMap(Index channels, Index h, Index w) : data(channels, h * w), height(h), width(w) {}
+  FeatureMap(Index channels, Index h, Index w)
+      : data(channels, plane_size(h, w, "FeatureMap")), height(h), width(w) {}
+
+  // The fields are public and can disagree: every entry point that indexes planes by
+  // height and width checks this first. `what` names the caller's input in the message.
+  void check(const std::string& what) const {
+    if (data.cols() != plane_size(height, width, what))
+      throw ShapeError(detail::concat(what, ": feature map of ", height, " x ", width, " holds ",
+                                      data.cols(), " values per channel, expected ", height, " * ",
+                                      width));
+  }
 
   Index channels() const { return data.rows(); }
   T& at(Index c, Index y, Index x) { return data(c, y * width + x); }
   T at(Index c, Index y, Index x) const { return data(c, y * width + x); }
 
   Matrix<T> tokens() const { return data.transpose(); }
+
+  // height * width, rejecting negative sizes and overflow.
+  static Index plane_size(Index h, Index w, const std::string& what) {
+    const auto size = detail::element_count(h, w, 1);
+    if (!size)
+      throw ShapeError(
+          detail::concat(what, ": feature map size ", h, " x ", w, " is negative or too large"));
+    return *size;
+  }
 
   // Image `n` of an NCHW tensor.
   static FeatureMap from_nchw(const Tensor<T>& tensor, Index n) {

@@ -21,7 +21,20 @@
 
 namespace eigenformer {
 
+// Refuses images with a side beyond Image::kMaxSide from their header, before decoding: a
+// small hostile file can claim a size whose pixels would exhaust memory.
+inline void check_image_header(const std::string& path) {
+  int width = 0, height = 0, channels_in_file = 0;
+  if (!stbi_info(path.c_str(), &width, &height, &channels_in_file))
+    return;  // unreadable: stbi_load reports why
+  if (width > Image::kMaxSide || height > Image::kMaxSide)
+    throw FormatError(detail::concat(path, ": image is ", width, " x ", height,
+                                     " px, more than the ", Image::kMaxSide,
+                                     " px per side supported"));
+}
+
 inline Image load_image(const std::string& path) {
+  check_image_header(path);
   int width = 0, height = 0, channels_in_file = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
       stbi_load(path.c_str(), &width, &height, &channels_in_file,
@@ -39,10 +52,9 @@ inline Image load_image(const std::string& path) {
 }
 
 inline void write_png(const std::string& path, const Image& image) {
+  image.check(path);
   if (image.empty() || image.width > std::numeric_limits<int>::max() / Image::kChannels ||
-      image.height > std::numeric_limits<int>::max() ||
-      image.pixels.size() !=
-          static_cast<std::size_t>(image.width * image.height * Image::kChannels))
+      image.height > std::numeric_limits<int>::max())
     throw InvalidArgument(detail::concat(path, ": cannot write a ", image.width, " x ",
                                          image.height, " image holding ", image.pixels.size(),
                                          " bytes as PNG"));

@@ -46,6 +46,7 @@ namespace detail {
 // output position and stores what it returns; the ranges are clipped to the input.
 template <typename T, typename Reduce>
 FeatureMap<T> pool(const FeatureMap<T>& input, const PoolOptions& options, Reduce reduce) {
+  input.check("pooling input");
   const Index out_h = pool_output_size(input.height, options);
   const Index out_w = pool_output_size(input.width, options);
   const Index k = options.kernel, s = options.stride, p = options.padding;

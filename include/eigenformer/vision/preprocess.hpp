@@ -52,8 +52,8 @@ struct RTDetrImageProcessor {
       if (!size.has("height") || !size.has("width"))
         fail("size",
              "must give height and width (shortest/longest-edge resizing is not supported)");
-      p.height = size.get_positive("height");
-      p.width = size.get_positive("width");
+      p.height = side(size, "height", fail);
+      p.width = side(size, "width", fail);
     }
     if (json.get_or("resample", kPilBilinear) != kPilBilinear)
       fail("resample", "must be 2 (bilinear), the only filter implemented");
@@ -74,6 +74,7 @@ struct RTDetrImageProcessor {
   // do_resize is off.
   template <typename T>
   FeatureMap<T> preprocess(const Image& image) const {
+    image.check("RTDetrImageProcessor");
     if (image.empty()) throw InvalidArgument("RTDetrImageProcessor: the image is empty");
     const Image resized = do_resize ? resize_bilinear(image, width, height) : image;
     const Index pixels = resized.width * resized.height;
@@ -93,6 +94,16 @@ struct RTDetrImageProcessor {
   }
 
  private:
+  // A resize target side, at most Image::kMaxSide: a larger one would only end in bad_alloc.
+  template <typename Fail>
+  static Index side(const JsonConfig& size, const std::string& key, Fail& fail) {
+    const Index value = size.get_positive(key);
+    if (value > Image::kMaxSide)
+      fail("size." + key,
+           detail::concat("is ", value, ", more than the ", Image::kMaxSide, " px supported"));
+    return value;
+  }
+
   template <typename Fail>
   static std::array<double, 3> triple(const JsonConfig& json, const std::string& key,
                                       std::array<double, 3> fallback, Fail& fail) {

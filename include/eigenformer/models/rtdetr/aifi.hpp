@@ -62,9 +62,9 @@ class RTDetrAIFILayer {
     for (Index j = 0; j < config.encoder_layers; ++j)
       layers.push_back(load_rtdetr_encoder_layer(weights, detail::concat(prefix, "layers.", j, "."),
                                                  config.encoder_layer_config()));
-    std::optional<double> temperature;
-    if (!config.eval_size) temperature = config.positional_encoding_temperature;
-    return RTDetrAIFILayer(std::move(layers), config.encoder_hidden_dim, temperature);
+    // Also with eval_size set: see RTDetrConfig::eval_size.
+    return RTDetrAIFILayer(std::move(layers), config.encoder_hidden_dim,
+                           config.positional_encoding_temperature);
   }
 
   Index hidden_dim() const { return hidden_dim_; }
@@ -94,6 +94,7 @@ class RTDetrAIFILayer {
   }
 
   FeatureMap<T> forward(const FeatureMap<T>& map) const {
+    map.check("RT-DETR AIFI input");
     if (map.channels() != hidden_dim_)
       throw ShapeError(detail::concat("RT-DETR AIFI: feature map has ", map.channels(),
                                       " channels, expected encoder_hidden_dim = ", hidden_dim_));

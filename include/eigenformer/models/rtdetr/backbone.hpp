@@ -221,6 +221,7 @@ class RTDetrResNetBackbone {
 
   // `pixels`: one image, num_channels x (height * width).
   std::vector<FeatureMap<T>> forward(const FeatureMap<T>& pixels) const {
+    pixels.check("RT-DETR backbone pixels");
     if (pixels.channels() != config_.num_channels)
       throw ShapeError(detail::concat("RT-DETR backbone: image has ", pixels.channels(),
                                       " channels, expected num_channels = ", config_.num_channels));

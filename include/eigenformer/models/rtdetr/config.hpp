@@ -40,10 +40,15 @@ struct RTDetrConfig {
   Activation encoder_activation = Activation::GELU;  // encoder_activation_function
   Activation activation = Activation::SiLU;          // activation_function (conv blocks)
   double positional_encoding_temperature = 10000.0;
+  // Only false (post-norm) is supported: HF's pre-norm RTDetrEncoderLayer feeds the
+  // normalised hidden state, not the layer input, into the feed-forward residual, unlike
+  // TransformerEncoderLayer's pre-norm; the reader rejects true.
   bool normalize_before = false;
   double hidden_expansion = 1.0;
-  // (height, width). When set, HF's AIFI layers run without a position embedding at
-  // inference (its `self.training or self.eval_size is None` condition); we do the same.
+  // (height, width). The original RT-DETR precomputes the AIFI position embedding for this
+  // size instead of building it per call: the same 2-D sin-cos values for a map of that size.
+  // (HF instead passes pos_embed=None in eval mode, which its RTDetrMultiheadAttention cannot
+  // run.) The AIFI layers therefore always add the embedding built for the map's own size.
   std::optional<std::array<Index, 2>> eval_size;
 
   // Query selection and decoder.
@@ -122,8 +127,8 @@ class RTDetrConfigReader : public ConfigReader {
            concat("must be \"rt_detr\", got \"", json_.get<std::string>("model_type"), "\""));
     read_encoder(c);
     read_decoder(c);
-    c.layer_norm_eps = positive_number("layer_norm_eps", c.layer_norm_eps);
-    c.batch_norm_eps = positive_number("batch_norm_eps", c.batch_norm_eps);
+    c.layer_norm_eps = json_.get_positive_number_or("layer_norm_eps", c.layer_norm_eps);
+    c.batch_norm_eps = json_.get_positive_number_or("batch_norm_eps", c.batch_norm_eps);
     c.use_focal_loss = json_.get_or("use_focal_loss", c.use_focal_loss);
     c.id2label = labels();
     if (json_.has("backbone_config")) c.backbone_config.emplace(json_.child("backbone_config"));
@@ -147,10 +152,14 @@ class RTDetrConfigReader : public ConfigReader {
     c.encoder_activation = activation("encoder_activation_function", c.encoder_activation);
     c.activation = activation("activation_function", c.activation);
     c.positional_encoding_temperature =
-        positive_number(renamed("positional_encoding_temperature", "pe_temperature"),
-                        c.positional_encoding_temperature);
+        json_.get_positive_number_or(renamed("positional_encoding_temperature", "pe_temperature"),
+                                     c.positional_encoding_temperature);
     c.normalize_before = json_.get_or("normalize_before", c.normalize_before);
-    c.hidden_expansion = positive_number("hidden_expansion", c.hidden_expansion);
+    if (c.normalize_before)
+      fail("normalize_before",
+           "must be false: HF's pre-norm RTDetrEncoderLayer (the residual around the "
+           "feed-forward starts from the normalised state) is not implemented");
+    c.hidden_expansion = json_.get_positive_number_or("hidden_expansion", c.hidden_expansion);
     c.eval_size = image_size("eval_size");
   }
 
@@ -236,13 +245,6 @@ class RTDetrConfigReader : public ConfigReader {
   // The current name when present, else the old one (which then names the field in errors).
   std::string renamed(const std::string& current, const std::string& old) const {
     return !json_.has(current) && json_.has(old) ? old : current;
-  }
-
-  double positive_number(const std::string& key, double fallback) const {
-    const double value = json_.get_or(key, fallback);
-    if (!(value > 0.0) || !std::isfinite(value))
-      fail(key, concat("is ", value, ", expected a positive number"));
-    return value;
   }
 
   // null / absent, or [height, width].

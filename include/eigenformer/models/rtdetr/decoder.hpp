@@ -23,6 +23,7 @@
 #include <eigenformer/nn/linear.hpp>
 #include <eigenformer/nn/mlp.hpp>
 #include <eigenformer/transformer/feed_forward.hpp>
+#include <eigenformer/transformer/layer_widths.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -90,7 +91,17 @@ class RTDetrDecoderLayer {
         cross_attention_(std::move(cross_attention)),
         cross_attention_norm_(std::move(cross_attention_norm)),
         feed_forward_(std::move(feed_forward)),
-        feed_forward_norm_(std::move(feed_forward_norm)) {}
+        feed_forward_norm_(std::move(feed_forward_norm)) {
+    const char* layer = "RTDetrDecoderLayer";
+    const Index d = d_model();
+    detail::check_attention_widths(layer, "self-attention", self_attention_, d, true);
+    detail::check_part_width(layer, "cross-attention (deformable) embed_dim",
+                             cross_attention_.embed_dim(), d);
+    detail::check_feed_forward_widths(layer, feed_forward_, d);
+    detail::check_norm_width(layer, "self_attn_layer_norm", self_attention_norm_, d);
+    detail::check_norm_width(layer, "encoder_attn_layer_norm", cross_attention_norm_, d);
+    detail::check_norm_width(layer, "final_layer_norm", feed_forward_norm_, d);
+  }
 
   // HF RTDetrDecoderLayer's state_dict under `prefix` ("model.decoder.layers.0."): self_attn.
   // {q,k,v,out}_proj, self_attn_layer_norm, encoder_attn.*, encoder_attn_layer_norm, fc1, fc2,
@@ -117,6 +128,7 @@ class RTDetrDecoderLayer {
         LayerNorm<T>::load(weights, prefix + "final_layer_norm.", d, eps));
   }
 
+  Index d_model() const { return self_attention_.embed_dim(); }
   const MultiHeadAttention<T>& self_attention() const { return self_attention_; }
   const MultiScaleDeformableAttention<T>& cross_attention() const { return cross_attention_; }
 
@@ -190,6 +202,7 @@ class RTDetrDecoder {
       throw ShapeError(detail::concat("RTDetrDecoder: ", layers_.size(), " layers, ",
                                       class_heads_.size(), " class heads and ", box_heads_.size(),
                                       " box heads, expected ", layer_count, " of each"));
+    check_part_widths();
   }
 
   // `prefix` is the decoder's ("model.decoder."): query_pos_head.layers.{0,1},
@@ -250,6 +263,31 @@ class RTDetrDecoder {
   }
 
  private:
+  // Every part against the config: a head of another width would make the box refinement
+  // and the query positions read out of bounds.
+  void check_part_widths() const {
+    const char* decoder = "RTDetrDecoder";
+    const Index d = config_.d_model;
+    detail::check_part_width(decoder, "query_pos_head input", query_position_head_.in_features(),
+                             4);
+    detail::check_part_width(decoder, "query_pos_head output", query_position_head_.out_features(),
+                             d);
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const std::string index = std::to_string(i);
+      detail::check_part_width(decoder, "layer " + index + " d_model", layers_[i].d_model(), d);
+      detail::check_part_width(decoder, "layer " + index + " cross-attention levels",
+                               layers_[i].cross_attention().num_levels(), config_.num_levels);
+      detail::check_part_width(decoder, "class_embed." + index + " input",
+                               class_heads_[i].in_features(), d);
+      detail::check_part_width(decoder, "class_embed." + index + " output",
+                               class_heads_[i].out_features(), config_.num_labels);
+      detail::check_part_width(decoder, "bbox_embed." + index + " input",
+                               box_heads_[i].in_features(), d);
+      detail::check_part_width(decoder, "bbox_embed." + index + " output",
+                               box_heads_[i].out_features(), 4);
+    }
+  }
+
   void check_inputs(const MatrixView<T>& target, const MatrixView<T>& reference_logits,
                     const MatrixView<T>& memory, const SequenceBatch& query_batch,
                     const FeatureLevels& levels) const {

@@ -47,7 +47,7 @@ class RTDetrHead {
   static RTDetrHead load(const std::string& model_dir) {
     const RTDetrConfig config = RTDetrConfig::load(model_dir);
     const auto weights_path = std::filesystem::path(model_dir) / "model.safetensors";
-    return load(load_state_dict<T>(weights_path.string()), config);
+    return load(load_weights<T>(weights_path.string()), config);
   }
 
   // `prefix` is RTDetrModel's ("model."). The head keeps its own references to the tensors:
@@ -94,10 +94,7 @@ class RTDetrHead {
         throw ShapeError(detail::concat("RT-DETR head: feature map ", level, " has ",
                                         map.channels(),
                                         " channels, expected d_model = ", config_.d_model));
-      if (map.data.cols() != map.height * map.width)
-        throw ShapeError(detail::concat("RT-DETR head: feature map ", level, " holds ",
-                                        map.data.cols(), " values per channel, not ", map.height,
-                                        " x ", map.width));
+      map.check(detail::concat("RT-DETR head: feature map ", level));
       shapes.push_back({map.height, map.width});
     }
     RTDetrHeadOutput<T> out;

@@ -110,10 +110,7 @@ class RTDetrHybridEncoder {
                                        "encoder_in_channels lists ",
                                        levels));
     const Index dim = config.encoder_hidden_dim;
-    const Index hidden = static_cast<Index>(static_cast<double>(dim) * config.hidden_expansion);
-    if (hidden < 1)
-      throw FormatError(detail::concat(config.source, ": hidden_expansion ",
-                                       config.hidden_expansion, " leaves no CSP channels"));
+    const Index hidden = csp_hidden_channels(config);
     const double eps = config.batch_norm_eps;
     const std::string encoder = prefix + "encoder.";
     RTDetrHybridEncoder out;
@@ -245,6 +242,18 @@ class RTDetrHybridEncoder {
 
   // Sizes differ when an input side is not a multiple of the coarsest stride (HF fails in
   // torch.concat there too).
+  // HF's int(encoder_hidden_dim * hidden_expansion), with the product range-checked first:
+  // converting a double beyond Index's range (or NaN) to Index is undefined behaviour.
+  static Index csp_hidden_channels(const RTDetrConfig& config) {
+    const double hidden = static_cast<double>(config.encoder_hidden_dim) * config.hidden_expansion;
+    if (!(hidden >= 1.0) || hidden > static_cast<double>(JsonConfig::kMaxSize))
+      throw FormatError(
+          detail::concat(config.source, ": field 'hidden_expansion' is ", config.hidden_expansion,
+                         ": encoder_hidden_dim * hidden_expansion = ", hidden,
+                         " CSP channels, expected between 1 and ", JsonConfig::kMaxSize));
+    return static_cast<Index>(hidden);
+  }
+
   static FeatureMap<T> concat_fused(const FeatureMap<T>& a, const FeatureMap<T>& b,
                                     const char* pass, std::size_t stage) {
     if (a.height != b.height || a.width != b.width)

@@ -45,7 +45,7 @@ class RTDetrModel {
                                        ": not a model directory (expected a directory "
                                        "holding config.json and model.safetensors)"));
     const RTDetrConfig config = RTDetrConfig::load((dir / "config.json").string());
-    return load(load_state_dict<T>((dir / "model.safetensors").string()), config);
+    return load(load_weights<T>((dir / "model.safetensors").string()), config);
   }
 
   // `weights` as RTDetrForObjectDetection's state_dict names them ("model.backbone...").
