@@ -77,8 +77,6 @@ TYPED_TEST(BlockedAttentionTest, FixtureWithLargeLogitsThroughBlocks) {
   }
 }
 
-// The point of the blocked path: its workspace is bounded by the block sizes, not by the
-// sequence length (the materialised path would need a 2048 x 2048 matrix here).
 TEST(BlockedAttentionBlocking, RejectsBlocksOfZeroRows) {
   const Matrix<float> q = random_matrix<float>(4, 8, 1), k = random_matrix<float>(6, 8, 2),
                       v = random_matrix<float>(6, 3, 3);
@@ -92,6 +90,8 @@ TEST(BlockedAttentionBlocking, RejectsBlocksOfZeroRows) {
         << blocking.query_block << " x " << blocking.key_block;
 }
 
+// The point of the blocked path: its workspace is bounded by the block sizes, not by the
+// sequence length (the materialised path would need a 2048 x 2048 matrix here).
 TEST(BlockedAttentionMemory, WorkspaceIsIndependentOfSequenceLength) {
   const Index length = 2048;
   const Matrix<float> q = random_matrix<float>(length, 64, 6),

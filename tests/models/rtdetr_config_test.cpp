@@ -47,7 +47,6 @@ TEST(RTDetrConfigTest, ReadsTheFixtureConfig) {
   EXPECT_EQ(c.encoder_activation, Activation::GELU);
   EXPECT_EQ(c.activation, Activation::SiLU);
   EXPECT_EQ(c.positional_encoding_temperature, 10000.0);
-  EXPECT_FALSE(c.normalize_before);
   EXPECT_EQ(c.hidden_expansion, 1.0);
   EXPECT_FALSE(c.eval_size);
   EXPECT_EQ(c.num_queries, 30);

@@ -1,21 +1,36 @@
 // What SentenceEncoder takes from a sentence-transformers folder (modules.json, the Pooling
-// module's config.json, sentence_bert_config.json), against sentence-transformers' rules:
-// modules run in order and each changes the output, Pooling(**config) uses its constructor's
-// defaults (mean on, the other modes off, include_prompt on) and concatenates every mode set.
+// module's config.json, sentence_bert_config.json, config_sentence_transformers.json),
+// against sentence-transformers' rules: modules run in order and each changes the output,
+// Pooling(**config) uses its constructor's defaults (mean on, the other modes off) and
+// concatenates every mode set, and a default prompt is prepended to every text.
 #include <eigenformer/models/bert/sentence_encoder.hpp>
 
+#include "fixture.hpp"
 #include "io/test_files.hpp"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace eigenformer {
 namespace {
 
+using testing::data_path;
 using testing::TempDir;
 using testing::throws_with;
+
+// Why the folder's sentence embeddings cannot be reproduced, checked to mention `parts`.
+::testing::AssertionResult unsupported_because(const TempDir& dir,
+                                               const std::vector<std::string>& parts) {
+  const auto settings = SentenceTransformersSettings::read(dir.path());
+  if (!settings.unsupported) return ::testing::AssertionFailure() << "folder accepted";
+  for (const auto& part : parts)
+    if (settings.unsupported->find(part) == std::string::npos)
+      return ::testing::AssertionFailure() << "'" << part << "' not in: " << *settings.unsupported;
+  return ::testing::AssertionSuccess();
+}
 
 const std::string kTransformer =
     R"({"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"})";
@@ -63,17 +78,16 @@ TEST(SentenceTransformersSettings, ReadsPoolingNormalizeAndMaxSeqLength) {
 }
 
 // LaBSE: Transformer -> Pooling(cls) -> Dense -> Normalize. Skipping Dense would give
-// different embeddings, so the folder is refused.
-TEST(SentenceTransformersSettings, OtherModuleTypesAreFormatErrors) {
+// different embeddings, so the folder's pipeline is refused.
+TEST(SentenceTransformersSettings, OtherModuleTypesAreRefused) {
   TempDir dir;
   const std::string dense =
       R"({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})";
   write_folder(dir, kTransformer + "," + kPooling + "," + dense + "," + kNormalize,
                pooling_config(true, false, false));
-  EXPECT_TRUE(throws_with<FormatError>(
-      [&] { SentenceTransformersSettings::read(dir.path()); },
-      {dir.file("modules.json"), "'[2].type'", "sentence_transformers.models.Dense",
-       "Transformer, Pooling and Normalize"}));
+  EXPECT_TRUE(unsupported_because(
+      dir, {dir.file("modules.json"), "'[2].type'", "sentence_transformers.models.Dense",
+            "Transformer, Pooling and Normalize"}));
 
   write_folder(dir, R"({"idx": 0, "path": ""})", pooling_config(true, false, false));
   EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
@@ -83,41 +97,54 @@ TEST(SentenceTransformersSettings, OtherModuleTypesAreFormatErrors) {
                                        {"modules.json", "top level must be an array"}));
 }
 
-TEST(SentenceTransformersSettings, SeveralPoolingModesAreFormatErrors) {
+TEST(SentenceTransformersSettings, SeveralPoolingModesAreRefused) {
   TempDir dir;
   write_folder(dir, kTransformer + "," + kPooling, pooling_config(true, true, false));
-  EXPECT_TRUE(throws_with<FormatError>(
-      [&] { SentenceTransformersSettings::read(dir.path()); },
-      {dir.file("1_Pooling/config.json"), "pooling_mode_cls_token, pooling_mode_mean_tokens",
-       "exactly one of"}));
+  EXPECT_TRUE(unsupported_because(
+      dir, {dir.file("1_Pooling/config.json"), "pooling_mode_cls_token, pooling_mode_mean_tokens",
+            "exactly one of"}));
   write_folder(dir, kTransformer + "," + kPooling, pooling_config(false, false, false));
-  EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
-                                       {"pooling modes set: none", "exactly one of"}));
+  EXPECT_TRUE(unsupported_because(dir, {"pooling modes set: none", "exactly one of"}));
 }
 
-TEST(SentenceTransformersSettings, UnsupportedPoolingOptionsAreFormatErrors) {
+TEST(SentenceTransformersSettings, UnsupportedPoolingModesAreRefused) {
   TempDir dir;
   for (const std::string flag : {"pooling_mode_mean_sqrt_len_tokens",
                                  "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
     write_folder(dir, kTransformer + "," + kPooling,
                  R"({"pooling_mode_mean_tokens": false, ")" + flag + R"(": true})");
-    EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
-                                         {"1_Pooling", flag}))
-        << flag;
+    EXPECT_TRUE(unsupported_because(dir, {"1_Pooling", flag})) << flag;
   }
   // A supported mode does not hide an unsupported one: sentence-transformers concatenates.
   write_folder(dir, kTransformer + "," + kPooling,
                R"({"pooling_mode_mean_tokens": true, "pooling_mode_lasttoken": true})");
-  EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
-                                       {"pooling_mode_mean_tokens, pooling_mode_lasttoken"}));
+  EXPECT_TRUE(unsupported_because(dir, {"pooling_mode_mean_tokens, pooling_mode_lasttoken"}));
+  write_folder(dir, kTransformer + "," + kPooling, R"({"pooling_mode": "median"})");
+  EXPECT_TRUE(unsupported_because(dir, {"'pooling_mode'", "median", "mean_sqrt_len_tokens"}));
+  // The string names every mode, mean_sqrt_len_tokens included, and clears the other flags.
+  write_folder(dir, kTransformer + "," + kPooling,
+               R"({"pooling_mode": "mean_sqrt_len_tokens", "pooling_mode_mean_tokens": true})");
+  EXPECT_TRUE(unsupported_because(dir, {"pooling modes set: pooling_mode_mean_sqrt_len_tokens"}));
+  write_folder(dir, kTransformer + "," + kPooling,
+               R"({"pooling_mode": "mean", "pooling_mode_mean_sqrt_len_tokens": true})");
+  EXPECT_EQ(SentenceTransformersSettings::read(dir.path()).pooling, Pooling::Mean);
+}
+
+// include_prompt only matters when a prompt is prepended; a default prompt is refused.
+TEST(SentenceTransformersSettings, DefaultPromptIsRefusedIncludePromptIsNot) {
+  TempDir dir;
   write_folder(dir, kTransformer + "," + kPooling,
                R"({"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false,
                    "include_prompt": false})");
-  EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
-                                       {"1_Pooling", "include_prompt"}));
-  write_folder(dir, kTransformer + "," + kPooling, R"({"pooling_mode": "median"})");
-  EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
-                                       {"'pooling_mode'", "median"}));
+  dir.write("config_sentence_transformers.json",
+            R"({"prompts": {"query": "query: "}, "default_prompt_name": null})");
+  const auto settings = SentenceTransformersSettings::read(dir.path());
+  EXPECT_EQ(settings.pooling, Pooling::CLS);
+  EXPECT_FALSE(settings.unsupported) << *settings.unsupported;
+  dir.write("config_sentence_transformers.json",
+            R"({"prompts": {"query": "query: "}, "default_prompt_name": "query"})");
+  EXPECT_TRUE(unsupported_because(
+      dir, {"config_sentence_transformers.json", "default_prompt_name 'query'", "not supported"}));
 }
 
 // Pooling(**config): a flag the file leaves out takes the constructor default (mean on), and
@@ -127,11 +154,36 @@ TEST(SentenceTransformersSettings, PoolingConfigUsesPoolingsDefaults) {
   write_folder(dir, kTransformer + "," + kPooling, R"({"word_embedding_dimension": 64})");
   EXPECT_EQ(SentenceTransformersSettings::read(dir.path()).pooling, Pooling::Mean);
   write_folder(dir, kTransformer + "," + kPooling, R"({"pooling_mode_cls_token": true})");
-  EXPECT_TRUE(throws_with<FormatError>([&] { SentenceTransformersSettings::read(dir.path()); },
-                                       {"pooling_mode_cls_token, pooling_mode_mean_tokens"}));
+  EXPECT_TRUE(unsupported_because(dir, {"pooling_mode_cls_token, pooling_mode_mean_tokens"}));
   write_folder(dir, kTransformer + "," + kPooling,
                R"({"pooling_mode": "CLS", "pooling_mode_mean_tokens": true})");
   EXPECT_EQ(SentenceTransformersSettings::read(dir.path()).pooling, Pooling::CLS);
+}
+
+// A folder whose pipeline cannot be followed still gives token embeddings, and sentence
+// embeddings once the caller chooses the pooling.
+TEST(SentenceEncoder, UnsupportedPipelineRefusesOnlyTheFoldersSentenceEmbeddings) {
+  TempDir dir;
+  for (const char* file : {"config.json", "model.safetensors", "vocab.txt"})
+    std::filesystem::copy_file(data_path(std::string("bert/") + file), dir.file(file));
+  const std::string dense =
+      R"({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})";
+  write_folder(dir, kTransformer + "," + kPooling + "," + dense,
+               pooling_config(true, false, false));
+  const std::vector<std::string> texts{"hello world"};
+
+  const auto folder_pipeline = SentenceEncoder<float>::load(dir.path());
+  EXPECT_TRUE(throws_with<FormatError>(
+      [&] { folder_pipeline.encode(texts); },
+      {"sentence_transformers.models.Dense", "choose a pooling explicitly"}));
+  const auto tokens = folder_pipeline.encode_tokens(texts);
+  ASSERT_EQ(tokens.size(), 1u);
+
+  SentenceEncoderOptions options;
+  options.pooling = Pooling::CLS;
+  const Matrix<float> chosen = SentenceEncoder<float>::load(dir.path(), options).encode(texts);
+  ASSERT_EQ(chosen.rows(), 1);
+  EXPECT_EQ(chosen.row(0), tokens[0].row(0));  // CLS pooling: the first token's embedding
 }
 
 }  // namespace

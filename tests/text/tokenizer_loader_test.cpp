@@ -337,6 +337,16 @@ TEST(TokenizerDirectory, PadTokenComesFromTokenizerConfig) {
   EXPECT_EQ(load_bert_tokenizer(dir.path()).pad_id(), 0);
 }
 
+TEST(TokenizerDirectory, PaddingSectionAppliesOnlyWithoutTokenizerConfig) {
+  TempDir dir;
+  json description = tiny_tokenizer_json();  // [PAD] = 0, [SEP] = 3
+  description["padding"] = {{"pad_token", "[SEP]"}};
+  dir.write("tokenizer.json", description.dump());
+  EXPECT_EQ(load_bert_tokenizer(dir.path()).pad_id(), 3);  // tokenizers' Tokenizer
+  dir.write("tokenizer_config.json", "{}");
+  EXPECT_EQ(load_bert_tokenizer(dir.path()).pad_id(), 0);  // BertTokenizerFast's "[PAD]"
+}
+
 TEST(TokenizerDirectory, FallsBackToVocabTxt) {
   for (const auto& file : testing::bert_case_files()) {
     TempDir dir;

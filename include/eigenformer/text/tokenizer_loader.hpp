@@ -213,8 +213,10 @@ inline BertTokenizer tokenizer_from_json(const JsonConfig& root,
   }
   config.post_processor = parse_post_processor(root);
   config.added_tokens = parse_added_tokens(root);
-  // transformers takes the pad token from tokenizer_config.json, else from "padding".
-  if (root.has("padding"))
+  // BertTokenizerFast pads with tokenizer_config.json's pad_token, else its own default
+  // "[PAD]" (an explicit argument, so tokenizer.json's "padding" never applies); the
+  // tokenizers library alone, without tokenizer_config.json, pads with "padding"'s.
+  if (!overrides.json && root.has("padding"))
     config.pad_token = root.child("padding").get_or<std::string>("pad_token", "[PAD]");
   overrides.apply_token("pad_token", config.pad_token);
   config.model_max_length = overrides.model_max_length().value_or(

@@ -2,8 +2,10 @@
 // Text in, sentence embeddings out: a HF model folder's tokenizer and BertModel, plus the
 // pooling and normalisation that a sentence-transformers folder declares (modules.json,
 // 1_Pooling/config.json, a Normalize module, sentence_bert_config.json's max_seq_length).
-// A folder with other modules (Dense, ...) or pooling modes other than one of cls / mean /
-// max is a FormatError rather than silently different embeddings.
+// A folder whose sentence embeddings this cannot reproduce (other modules such as Dense,
+// pooling modes other than one of cls / mean / max, a default prompt) gives a FormatError
+// when sentence embeddings are asked for, rather than silently different ones; token
+// embeddings, and sentence embeddings with a pooling the caller chooses, still work.
 // A plain HF folder gets sentence-transformers' default for such models: mean pooling,
 // no normalisation.
 //
@@ -27,7 +29,9 @@
 namespace eigenformer {
 
 struct SentenceEncoderOptions {
-  std::optional<Pooling> pooling;   // unset: what the folder declares
+  // Unset: what the folder declares. Set: replaces the folder's pipeline after the
+  // Transformer (its Pooling config and modules such as Dense are not used).
+  std::optional<Pooling> pooling;
   std::optional<bool> normalize;    // unset: what the folder declares
   std::optional<Index> max_length;  // unset: the folder's max_seq_length, else the model's limit
   bool truncate = true;             // false: an over-long text is an InvalidArgument
@@ -38,8 +42,7 @@ struct SentenceEncoderOptions {
 namespace detail {
 
 // A pooling mode of sentence-transformers' Pooling module: its config.json flag, the name
-// its "pooling_mode" string uses for it (null: the string does not touch this flag) and the
-// matching Pooling (unset: not supported here).
+// its "pooling_mode" string uses for it and the matching Pooling (unset: not supported here).
 struct PoolingFlag {
   const char* key;
   const char* mode;
@@ -50,39 +53,43 @@ inline const PoolingFlag kPoolingFlags[] = {
     {"pooling_mode_cls_token", "cls", Pooling::CLS},
     {"pooling_mode_mean_tokens", "mean", Pooling::Mean},
     {"pooling_mode_max_tokens", "max", Pooling::Max},
-    {"pooling_mode_mean_sqrt_len_tokens", nullptr, std::nullopt},
+    {"pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len_tokens", std::nullopt},
     {"pooling_mode_weightedmean_tokens", "weightedmean", std::nullopt},
     {"pooling_mode_lasttoken", "lasttoken", std::nullopt},
 };
 
-// The "pooling_mode" string, lower-cased, checked as Pooling's constructor asserts it.
+// Pooling's mode names as a list for messages: "cls, mean, max, ...".
+inline std::string pooling_mode_names() {
+  std::string names;
+  for (const auto& flag : kPoolingFlags) names += concat(names.empty() ? "" : ", ", flag.mode);
+  return names;
+}
+
+// The "pooling_mode" string, lower-cased, checked against Pooling's list of modes.
 inline std::optional<std::string> pooling_mode_string(const JsonConfig& config) {
   if (!config.has("pooling_mode")) return std::nullopt;
   std::string mode = config.get<std::string>("pooling_mode");
   std::transform(mode.begin(), mode.end(), mode.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   for (const auto& flag : kPoolingFlags)
-    if (flag.mode && mode == flag.mode) return mode;
+    if (mode == flag.mode) return mode;
   throw FormatError(concat(config.source(), ": field 'pooling_mode' is '", mode,
-                           "', expected mean, max, cls, weightedmean or lasttoken"));
+                           "', expected one of ", pooling_mode_names()));
 }
 
-// Whether Pooling(**config) turns `flag` on: "pooling_mode" overrides the flags it names, and
+// Whether Pooling(**config) turns `flag` on: a "pooling_mode" string sets every flag, and
 // a flag left out takes the constructor's default (mean on, the others off).
 inline bool pooling_flag_set(const JsonConfig& config, const PoolingFlag& flag,
                              const std::optional<std::string>& mode) {
-  if (mode && flag.mode) return *mode == flag.mode;
+  if (mode) return *mode == flag.mode;
   return config.get_or<bool>(flag.key, flag.pooling == Pooling::Mean);
 }
 
 // sentence-transformers concatenates the outputs of every mode set; only a single cls, mean
-// or max mode is supported, with the whole text pooled (include_prompt).
+// or max mode is supported. (include_prompt matters only with a prompt, and folders with a
+// default prompt are not supported.)
 inline Pooling read_pooling_config(const std::string& path) {
   const auto config = JsonConfig::load(path);
-  if (!config.get_or<bool>("include_prompt", true))
-    throw FormatError(concat(path,
-                             ": include_prompt = false (pooling without the prompt's "
-                             "tokens) is not supported"));
   const auto mode = pooling_mode_string(config);
   std::vector<const PoolingFlag*> set;
   for (const auto& flag : kPoolingFlags)
@@ -102,6 +109,8 @@ struct SentenceTransformersSettings {
   Pooling pooling = Pooling::Mean;
   bool normalize = false;
   std::optional<Index> max_seq_length;
+  // Why the folder's sentence embeddings cannot be reproduced here, when they cannot.
+  std::optional<std::string> unsupported;
 
   static SentenceTransformersSettings read(const std::string& directory) {
     namespace fs = std::filesystem;
@@ -113,12 +122,24 @@ struct SentenceTransformersSettings {
       if (config.has("max_seq_length"))
         settings.max_seq_length = config.get_positive("max_seq_length");
     }
+    if (fs::exists(dir / "config_sentence_transformers.json")) {
+      const auto path = (dir / "config_sentence_transformers.json").string();
+      const auto config = JsonConfig::load(path);
+      // sentence-transformers prepends this prompt to every text it encodes.
+      if (config.has("default_prompt_name"))
+        settings.refuse(detail::concat(path, ": default_prompt_name '",
+                                       config.get<std::string>("default_prompt_name"),
+                                       "' (a prompt prepended to every text) is not supported"));
+    }
     return settings;
   }
 
  private:
-  // Any other module (Dense in LaBSE, a second Transformer, ...) changes the embeddings, so
-  // it is an error rather than skipped.
+  void refuse(std::string reason) {
+    if (!unsupported) unsupported = std::move(reason);
+  }
+
+  // Any other module (Dense in LaBSE, a second Transformer, ...) changes the embeddings.
   void read_modules(const std::filesystem::path& dir) {
     const std::string file = (dir / "modules.json").string();
     const std::string prefix = "sentence_transformers.models.";
@@ -127,12 +148,16 @@ struct SentenceTransformersSettings {
       if (type == prefix + "Normalize") {
         normalize = true;
       } else if (type == prefix + "Pooling") {
-        pooling = detail::read_pooling_config(
-            (dir / module.get<std::string>("path") / "config.json").string());
+        try {
+          pooling = detail::read_pooling_config(
+              (dir / module.get<std::string>("path") / "config.json").string());
+        } catch (const FormatError& e) {
+          refuse(e.what());
+        }
       } else if (type != prefix + "Transformer") {
-        throw FormatError(detail::concat(file, ": field '", module.path(), "type' is '", type,
-                                         "', which is not supported; supported: ", prefix,
-                                         "Transformer, Pooling and Normalize"));
+        refuse(detail::concat(file, ": field '", module.path(), "type' is '", type,
+                              "', which is not supported; supported: ", prefix,
+                              "Transformer, Pooling and Normalize"));
       }
     }
   }
@@ -154,6 +179,7 @@ class SentenceEncoder {
         model_(std::move(model)),
         pooling_(options.pooling.value_or(settings.pooling)),
         normalize_(options.normalize.value_or(settings.normalize)),
+        unsupported_(options.pooling ? std::nullopt : settings.unsupported),
         options_(options) {
     max_length_ = options.max_length.value_or(settings.max_seq_length.value_or(
         std::min(tokenizer_.model_max_length(), model_.config().max_position_embeddings)));
@@ -180,6 +206,10 @@ class SentenceEncoder {
   // each batch with the number of texts done.
   Matrix<T> encode(const std::vector<std::string>& texts,
                    const std::function<void(std::size_t)>& progress = nullptr) const {
+    if (unsupported_)
+      throw FormatError(*unsupported_ +
+                        "; sentence embeddings would differ from sentence-transformers' (choose "
+                        "a pooling explicitly to use the model anyway)");
     Matrix<T> out(static_cast<Index>(texts.size()), model_.config().hidden_size);
     for_each_batch(texts, progress, [&](std::size_t first, const BertOutput<T>& batch) {
       out.middleRows(static_cast<Index>(first), batch.batch.size()) =
@@ -231,6 +261,7 @@ class SentenceEncoder {
   BertModel<T> model_;
   Pooling pooling_;
   bool normalize_;
+  std::optional<std::string> unsupported_;  // the folder's pipeline, when it cannot be followed
   SentenceEncoderOptions options_;
   Index max_length_ = 512;
 };

@@ -40,10 +40,6 @@ struct RTDetrConfig {
   Activation encoder_activation = Activation::GELU;  // encoder_activation_function
   Activation activation = Activation::SiLU;          // activation_function (conv blocks)
   double positional_encoding_temperature = 10000.0;
-  // Only false (post-norm) is supported: HF's pre-norm RTDetrEncoderLayer feeds the
-  // normalised hidden state, not the layer input, into the feed-forward residual, unlike
-  // TransformerEncoderLayer's pre-norm; the reader rejects true.
-  bool normalize_before = false;
   double hidden_expansion = 1.0;
   // (height, width). The original RT-DETR precomputes the AIFI position embedding for this
   // size instead of building it per call: the same 2-D sin-cos values for a map of that size.
@@ -92,7 +88,10 @@ struct RTDetrConfig {
     layer.num_heads = encoder_attention_heads;
     layer.dim_feedforward = encoder_ffn_dim;
     layer.activation = encoder_activation;
-    layer.norm_first = normalize_before;
+    // Post-norm only: HF's pre-norm RTDetrEncoderLayer (normalize_before) feeds the
+    // normalised hidden state, not the layer input, into the feed-forward residual, unlike
+    // TransformerEncoderLayer's pre-norm, so the reader refuses it.
+    layer.norm_first = false;
     layer.layer_norm_eps = layer_norm_eps;
     return layer;
   }
@@ -154,8 +153,7 @@ class RTDetrConfigReader : public ConfigReader {
     c.positional_encoding_temperature =
         json_.get_positive_number_or(renamed("positional_encoding_temperature", "pe_temperature"),
                                      c.positional_encoding_temperature);
-    c.normalize_before = json_.get_or("normalize_before", c.normalize_before);
-    if (c.normalize_before)
+    if (json_.get_or("normalize_before", false))
       fail("normalize_before",
            "must be false: HF's pre-norm RTDetrEncoderLayer (the residual around the "
            "feed-forward starts from the normalised state) is not implemented");

@@ -240,8 +240,6 @@ class RTDetrHybridEncoder {
     return out;
   }
 
-  // Sizes differ when an input side is not a multiple of the coarsest stride (HF fails in
-  // torch.concat there too).
   // HF's int(encoder_hidden_dim * hidden_expansion), with the product range-checked first:
   // converting a double beyond Index's range (or NaN) to Index is undefined behaviour.
   static Index csp_hidden_channels(const RTDetrConfig& config) {
@@ -254,6 +252,8 @@ class RTDetrHybridEncoder {
     return static_cast<Index>(hidden);
   }
 
+  // Sizes differ when an input side is not a multiple of the coarsest stride (HF fails in
+  // torch.concat there too).
   static FeatureMap<T> concat_fused(const FeatureMap<T>& a, const FeatureMap<T>& b,
                                     const char* pass, std::size_t stage) {
     if (a.height != b.height || a.width != b.width)
