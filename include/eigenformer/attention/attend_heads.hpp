@@ -89,6 +89,13 @@ void attend_heads(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixVi
       const Index b = task / num_heads, h = task % num_heads;
       const Index q0 = query_batch.offset(b), l = query_batch.length(b);
       const Index k0 = key_batch.offset(b), s = key_batch.length(b);
+      // Blocks of a matrix without rows would offset its null data pointer (undefined
+      // behaviour), so empty sequences are settled here: no keys give zeros, as in PyTorch.
+      if (l == 0) continue;
+      if (s == 0) {
+        context.block(q0, h * dv, l, dv).setZero();
+        continue;
+      }
       const auto local_mask = detail::sequence_mask(mask, key_batch, b);
       auto q_head = q.block(q0, h * d, l, d);
       auto k_head = k.block(k0, h * d, s, d);
