@@ -2,6 +2,8 @@
 // Shared test helpers: fixture loading and element-wise comparison with the reference.
 
 #include <eigenformer/io/safetensors.hpp>
+#include <eigenformer/nn/layer_norm.hpp>
+#include <eigenformer/nn/linear.hpp>
 
 #include <gtest/gtest.h>
 
@@ -33,6 +35,19 @@ Matrix<T> random_matrix(Index rows, Index cols, unsigned seed, double scale = 1.
   Matrix<T> m(rows, cols);
   for (Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<T>(normal(rng));
   return m;
+}
+
+// A Linear of the given widths with random weights and zero bias, for shape checks.
+template <typename T>
+Linear<T> random_linear(Index in, Index out) {
+  return Linear<T>(random_matrix<T>(out, in, 1), Vector<T>::Zero(out));
+}
+
+// A LayerNorm of width d with unit weight and zero bias.
+template <typename T>
+LayerNorm<T> identity_layer_norm(Index d) {
+  return LayerNorm<T>(Tensor<T>({d}, std::vector<T>(static_cast<std::size_t>(d), T(1))),
+                      Tensor<T>({d}, std::vector<T>(static_cast<std::size_t>(d), T(0))), T(1e-5));
 }
 
 // Largest absolute difference, with a message naming where it occurs.

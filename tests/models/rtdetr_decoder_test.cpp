@@ -2,6 +2,7 @@
 #include <eigenformer/models/rtdetr/decoder.hpp>
 
 #include "fixture.hpp"
+#include "io/test_files.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,6 +15,9 @@ namespace {
 using testing::all_close;
 using testing::data_path;
 using testing::fixture;
+using testing::identity_layer_norm;
+using testing::random_linear;
+using testing::throws_with;
 
 // The decoder fields of tests/data/rtdetr/config.json.
 RTDetrDecoderConfig fixture_config() {
@@ -144,56 +148,28 @@ TYPED_TEST(RTDetrDecoderTest, RejectsInputsThatDisagree) {
   const Matrix<T> target = this->target().topRows(n);
   const Matrix<T> reference = this->reference_logits().topRows(n);
   const Matrix<T> memory = this->memory().topRows(levels.total_tokens());
-  auto expect_shape_error = [](auto&& call, const std::string& fragment) {
-    try {
-      call();
-      ADD_FAILURE() << "expected a ShapeError mentioning '" << fragment << "'";
-    } catch (const ShapeError& e) {
-      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-    }
-  };
-  expect_shape_error(
+  EXPECT_TRUE(throws_with<ShapeError>(
       [&] {
         decoder.forward(target, reference, memory, FeatureLevels({{12, 16}, {6, 8}}));
       },
-      "2 feature levels");
-  expect_shape_error(
+      {"2 feature levels"}));
+  EXPECT_TRUE(throws_with<ShapeError>(
       [&] {
         decoder.forward(target, reference, memory, FeatureLevels({{12, 16}, {6, 8}, {3, 3}}));
       },
-      "spatial shapes add up to 249 tokens");
-  expect_shape_error([&] { decoder.forward(target, reference.leftCols(2), memory, levels); },
-                     "reference points");
-  expect_shape_error([&] { decoder.forward(target.leftCols(32), reference, memory, levels); },
-                     "target has 32 features");
-  expect_shape_error(
+      {"spatial shapes add up to 249 tokens"}));
+  EXPECT_TRUE(throws_with<ShapeError>(
+      [&] { decoder.forward(target, reference.leftCols(2), memory, levels); },
+      {"reference points"}));
+  EXPECT_TRUE(throws_with<ShapeError>(
+      [&] { decoder.forward(target.leftCols(32), reference, memory, levels); },
+      {"target has 32 features"}));
+  EXPECT_TRUE(throws_with<ShapeError>(
       [&] {
         decoder.forward(this->target(), this->reference_logits(), this->memory(),
                         SequenceBatch::uniform(this->kImages, n - 1), levels);
       },
-      "rows");
-}
-
-template <typename T>
-Linear<T> random_linear(Index in, Index out) {
-  return Linear<T>(testing::random_matrix<T>(out, in, 1), Vector<T>::Zero(out));
-}
-
-template <typename T>
-LayerNorm<T> unit_norm(Index d) {
-  return LayerNorm<T>(Tensor<T>({d}, std::vector<T>(static_cast<std::size_t>(d), T(1))),
-                      Tensor<T>({d}, std::vector<T>(static_cast<std::size_t>(d), T(0))), T(1e-5));
-}
-
-// Runs `make` and expects a ShapeError whose message contains `part`.
-template <typename Make>
-void expect_part_error(Make&& make, const std::string& part) {
-  try {
-    make();
-    ADD_FAILURE() << "expected a ShapeError naming '" << part << "'";
-  } catch (const ShapeError& e) {
-    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
+      {"rows"}));
 }
 
 TYPED_TEST(RTDetrDecoderTest, LayerRejectsPartsOfOtherWidths) {
@@ -209,13 +185,13 @@ TYPED_TEST(RTDetrDecoderTest, LayerRejectsPartsOfOtherWidths) {
                                      c.num_heads);
     const FeedForward<T> ff(random_linear<T>(d, c.ffn_dim), random_linear<T>(c.ffn_dim, ff_out),
                             c.activation);
-    return RTDetrDecoderLayer<T>(self, unit_norm<T>(d), cross, unit_norm<T>(d), ff,
-                                 unit_norm<T>(final_norm));
+    return RTDetrDecoderLayer<T>(self, identity_layer_norm<T>(d), cross, identity_layer_norm<T>(d),
+                                 ff, identity_layer_norm<T>(final_norm));
   };
   EXPECT_NO_THROW(make(d, d, d));
-  expect_part_error([&] { make(d + 1, d, d); }, "self-attention output");
-  expect_part_error([&] { make(d, d - 1, d); }, "feed-forward output");
-  expect_part_error([&] { make(d, d, d + 2); }, "final_layer_norm");
+  EXPECT_TRUE(throws_with<ShapeError>([&] { make(d + 1, d, d); }, {"self-attention output"}));
+  EXPECT_TRUE(throws_with<ShapeError>([&] { make(d, d - 1, d); }, {"feed-forward output"}));
+  EXPECT_TRUE(throws_with<ShapeError>([&] { make(d, d, d + 2); }, {"final_layer_norm"}));
 }
 
 TYPED_TEST(RTDetrDecoderTest, DecoderRejectsHeadsOfOtherWidths) {
@@ -237,27 +213,30 @@ TYPED_TEST(RTDetrDecoderTest, DecoderRejectsHeadsOfOtherWidths) {
     return RTDetrDecoder<T>(c, query_pos, layers, class_heads, box_heads);
   };
   EXPECT_NO_THROW(make(position, classes, boxes));
-  expect_part_error(
+  EXPECT_TRUE(throws_with<ShapeError>(
       [&] {
         make(Mlp<T>({random_linear<T>(2, 2 * d), random_linear<T>(2 * d, d)}), classes, boxes);
       },
-      "query_pos_head input");
-  expect_part_error(
+      {"query_pos_head input"}));
+  EXPECT_TRUE(throws_with<ShapeError>(
       [&] {
         make(Mlp<T>({random_linear<T>(4, 2 * d), random_linear<T>(2 * d, d / 2)}), classes, boxes);
       },
-      "query_pos_head output");
+      {"query_pos_head output"}));
   auto wrong_classes = classes;
   wrong_classes.back() = random_linear<T>(d, c.num_labels + 1);
-  expect_part_error([&] { make(position, wrong_classes, boxes); },
-                    "class_embed." + std::to_string(c.num_layers - 1) + " output");
+  EXPECT_TRUE(
+      throws_with<ShapeError>([&] { make(position, wrong_classes, boxes); },
+                              {"class_embed." + std::to_string(c.num_layers - 1) + " output"}));
   wrong_classes.back() = random_linear<T>(d + 4, c.num_labels);
-  expect_part_error([&] { make(position, wrong_classes, boxes); }, "input");
+  EXPECT_TRUE(throws_with<ShapeError>([&] { make(position, wrong_classes, boxes); }, {"input"}));
   auto wrong_boxes = boxes;
   wrong_boxes.front() = Mlp<T>({random_linear<T>(d, d), random_linear<T>(d, 3)});
-  expect_part_error([&] { make(position, classes, wrong_boxes); }, "bbox_embed.0 output");
+  EXPECT_TRUE(throws_with<ShapeError>([&] { make(position, classes, wrong_boxes); },
+                                      {"bbox_embed.0 output"}));
   wrong_boxes.front() = Mlp<T>({random_linear<T>(d - 1, d), random_linear<T>(d, 4)});
-  expect_part_error([&] { make(position, classes, wrong_boxes); }, "bbox_embed.0 input");
+  EXPECT_TRUE(throws_with<ShapeError>([&] { make(position, classes, wrong_boxes); },
+                                      {"bbox_embed.0 input"}));
 }
 
 TYPED_TEST(RTDetrDecoderTest, MissingTensorIsNamed) {

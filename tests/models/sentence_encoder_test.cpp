@@ -38,12 +38,19 @@ const std::string kPooling =
     R"({"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"})";
 const std::string kNormalize =
     R"({"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"})";
+const std::string kDense =
+    R"({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})";
 
 // A folder whose modules.json lists `modules` and whose 1_Pooling/config.json is `pooling`.
 void write_folder(const TempDir& dir, const std::string& modules, const std::string& pooling) {
   dir.write("modules.json", "[" + modules + "]");
   std::filesystem::create_directories(dir.file("1_Pooling"));
   dir.write("1_Pooling/config.json", pooling);
+}
+
+// A Transformer + Pooling folder whose pooling config is `pooling`.
+void write_pooling_folder(const TempDir& dir, const std::string& pooling) {
+  write_folder(dir, kTransformer + "," + kPooling, pooling);
 }
 
 std::string pooling_config(bool cls, bool mean, bool max) {
@@ -72,7 +79,7 @@ TEST(SentenceTransformersSettings, ReadsPoolingNormalizeAndMaxSeqLength) {
   EXPECT_TRUE(settings.normalize);
   EXPECT_EQ(settings.max_seq_length, 128);
 
-  write_folder(dir, kTransformer + "," + kPooling, pooling_config(false, false, true));
+  write_pooling_folder(dir, pooling_config(false, false, true));
   EXPECT_EQ(SentenceTransformersSettings::read(dir.path()).pooling, Pooling::Max);
   EXPECT_FALSE(SentenceTransformersSettings::read(dir.path()).normalize);
 }
@@ -81,9 +88,7 @@ TEST(SentenceTransformersSettings, ReadsPoolingNormalizeAndMaxSeqLength) {
 // different embeddings, so the folder's pipeline is refused.
 TEST(SentenceTransformersSettings, OtherModuleTypesAreRefused) {
   TempDir dir;
-  const std::string dense =
-      R"({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})";
-  write_folder(dir, kTransformer + "," + kPooling + "," + dense + "," + kNormalize,
+  write_folder(dir, kTransformer + "," + kPooling + "," + kDense + "," + kNormalize,
                pooling_config(true, false, false));
   EXPECT_TRUE(unsupported_because(
       dir, {dir.file("modules.json"), "'[2].type'", "sentence_transformers.models.Dense",
@@ -99,11 +104,11 @@ TEST(SentenceTransformersSettings, OtherModuleTypesAreRefused) {
 
 TEST(SentenceTransformersSettings, SeveralPoolingModesAreRefused) {
   TempDir dir;
-  write_folder(dir, kTransformer + "," + kPooling, pooling_config(true, true, false));
+  write_pooling_folder(dir, pooling_config(true, true, false));
   EXPECT_TRUE(unsupported_because(
       dir, {dir.file("1_Pooling/config.json"), "pooling_mode_cls_token, pooling_mode_mean_tokens",
             "exactly one of"}));
-  write_folder(dir, kTransformer + "," + kPooling, pooling_config(false, false, false));
+  write_pooling_folder(dir, pooling_config(false, false, false));
   EXPECT_TRUE(unsupported_because(dir, {"pooling modes set: none", "exactly one of"}));
 }
 
@@ -111,30 +116,29 @@ TEST(SentenceTransformersSettings, UnsupportedPoolingModesAreRefused) {
   TempDir dir;
   for (const std::string flag : {"pooling_mode_mean_sqrt_len_tokens",
                                  "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
-    write_folder(dir, kTransformer + "," + kPooling,
-                 R"({"pooling_mode_mean_tokens": false, ")" + flag + R"(": true})");
+    write_pooling_folder(dir, R"({"pooling_mode_mean_tokens": false, ")" + flag + R"(": true})");
     EXPECT_TRUE(unsupported_because(dir, {"1_Pooling", flag})) << flag;
   }
   // A supported mode does not hide an unsupported one: sentence-transformers concatenates.
-  write_folder(dir, kTransformer + "," + kPooling,
-               R"({"pooling_mode_mean_tokens": true, "pooling_mode_lasttoken": true})");
+  write_pooling_folder(dir,
+                       R"({"pooling_mode_mean_tokens": true, "pooling_mode_lasttoken": true})");
   EXPECT_TRUE(unsupported_because(dir, {"pooling_mode_mean_tokens, pooling_mode_lasttoken"}));
-  write_folder(dir, kTransformer + "," + kPooling, R"({"pooling_mode": "median"})");
+  write_pooling_folder(dir, R"({"pooling_mode": "median"})");
   EXPECT_TRUE(unsupported_because(dir, {"'pooling_mode'", "median", "mean_sqrt_len_tokens"}));
   // The string names every mode, mean_sqrt_len_tokens included, and clears the other flags.
-  write_folder(dir, kTransformer + "," + kPooling,
-               R"({"pooling_mode": "mean_sqrt_len_tokens", "pooling_mode_mean_tokens": true})");
+  write_pooling_folder(
+      dir, R"({"pooling_mode": "mean_sqrt_len_tokens", "pooling_mode_mean_tokens": true})");
   EXPECT_TRUE(unsupported_because(dir, {"pooling modes set: pooling_mode_mean_sqrt_len_tokens"}));
-  write_folder(dir, kTransformer + "," + kPooling,
-               R"({"pooling_mode": "mean", "pooling_mode_mean_sqrt_len_tokens": true})");
+  write_pooling_folder(dir,
+                       R"({"pooling_mode": "mean", "pooling_mode_mean_sqrt_len_tokens": true})");
   EXPECT_EQ(SentenceTransformersSettings::read(dir.path()).pooling, Pooling::Mean);
 }
 
 // include_prompt only matters when a prompt is prepended; a default prompt is refused.
 TEST(SentenceTransformersSettings, DefaultPromptIsRefusedIncludePromptIsNot) {
   TempDir dir;
-  write_folder(dir, kTransformer + "," + kPooling,
-               R"({"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false,
+  write_pooling_folder(dir,
+                       R"({"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false,
                    "include_prompt": false})");
   dir.write("config_sentence_transformers.json",
             R"({"prompts": {"query": "query: "}, "default_prompt_name": null})");
@@ -151,12 +155,11 @@ TEST(SentenceTransformersSettings, DefaultPromptIsRefusedIncludePromptIsNot) {
 // a "pooling_mode" string replaces the flags it names.
 TEST(SentenceTransformersSettings, PoolingConfigUsesPoolingsDefaults) {
   TempDir dir;
-  write_folder(dir, kTransformer + "," + kPooling, R"({"word_embedding_dimension": 64})");
+  write_pooling_folder(dir, R"({"word_embedding_dimension": 64})");
   EXPECT_EQ(SentenceTransformersSettings::read(dir.path()).pooling, Pooling::Mean);
-  write_folder(dir, kTransformer + "," + kPooling, R"({"pooling_mode_cls_token": true})");
+  write_pooling_folder(dir, R"({"pooling_mode_cls_token": true})");
   EXPECT_TRUE(unsupported_because(dir, {"pooling_mode_cls_token, pooling_mode_mean_tokens"}));
-  write_folder(dir, kTransformer + "," + kPooling,
-               R"({"pooling_mode": "CLS", "pooling_mode_mean_tokens": true})");
+  write_pooling_folder(dir, R"({"pooling_mode": "CLS", "pooling_mode_mean_tokens": true})");
   EXPECT_EQ(SentenceTransformersSettings::read(dir.path()).pooling, Pooling::CLS);
 }
 
@@ -166,9 +169,7 @@ TEST(SentenceEncoder, UnsupportedPipelineRefusesOnlyTheFoldersSentenceEmbeddings
   TempDir dir;
   for (const char* file : {"config.json", "model.safetensors", "vocab.txt"})
     std::filesystem::copy_file(data_path(std::string("bert/") + file), dir.file(file));
-  const std::string dense =
-      R"({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})";
-  write_folder(dir, kTransformer + "," + kPooling + "," + dense,
+  write_folder(dir, kTransformer + "," + kPooling + "," + kDense,
                pooling_config(true, false, false));
   const std::vector<std::string> texts{"hello world"};
 

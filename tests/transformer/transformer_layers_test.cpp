@@ -2,11 +2,15 @@
 #include <eigenformer/transformer/encoder_layer.hpp>
 
 #include "fixture.hpp"
+#include "io/test_files.hpp"
 
 namespace eigenformer {
 namespace {
 
 using testing::all_close;
+using testing::identity_layer_norm;
+using testing::random_linear;
+using testing::throws_with;
 
 template <typename T>
 class TransformerLayerTest : public ::testing::Test {
@@ -53,59 +57,40 @@ TYPED_TEST(TransformerLayerTest, PostNormDecoderWithCausalSelfAttentionAndPadded
 
 // Parts of given widths with random weights, for the constructor checks.
 template <typename T>
-Linear<T> linear(Index in, Index out) {
-  return Linear<T>(testing::random_matrix<T>(out, in, 1), Vector<T>::Zero(out));
-}
-template <typename T>
 MultiHeadAttention<T> attention(Index d, Index query_in) {
-  return MultiHeadAttention<T>(linear<T>(query_in, d), linear<T>(d, d), linear<T>(d, d),
-                               linear<T>(d, d), 2);
+  return MultiHeadAttention<T>(random_linear<T>(query_in, d), random_linear<T>(d, d),
+                               random_linear<T>(d, d), random_linear<T>(d, d), 2);
 }
 template <typename T>
 FeedForward<T> feed_forward(Index in, Index out) {
-  return FeedForward<T>(linear<T>(in, 12), linear<T>(12, out), Activation::ReLU);
-}
-template <typename T>
-LayerNorm<T> norm(Index d) {
-  return LayerNorm<T>(Tensor<T>({d}, std::vector<T>(static_cast<std::size_t>(d), T(1))),
-                      Tensor<T>({d}, std::vector<T>(static_cast<std::size_t>(d), T(0))), T(1e-5));
-}
-
-// Runs `make` and expects a ShapeError whose message contains `part`.
-template <typename Make>
-void expect_width_error(Make&& make, const std::string& part) {
-  try {
-    make();
-    ADD_FAILURE() << "expected a ShapeError naming '" << part << "'";
-  } catch (const ShapeError& e) {
-    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
+  return FeedForward<T>(random_linear<T>(in, 12), random_linear<T>(12, out), Activation::ReLU);
 }
 
 TYPED_TEST(TransformerLayerTest, EncoderLayerRejectsPartsOfOtherWidths) {
   using T = TypeParam;
   auto make = [](Index query_in, Index ff_out, Index norm1, Index norm2) {
     return TransformerEncoderLayer<T>(attention<T>(8, query_in), feed_forward<T>(8, ff_out),
-                                      norm<T>(norm1), norm<T>(norm2), false);
+                                      identity_layer_norm<T>(norm1), identity_layer_norm<T>(norm2),
+                                      false);
   };
   EXPECT_NO_THROW(make(8, 8, 8, 8));
-  expect_width_error([&] { make(6, 8, 8, 8); }, "self-attention query input");
-  expect_width_error([&] { make(8, 6, 8, 8); }, "feed-forward output");
-  expect_width_error([&] { make(8, 8, 6, 8); }, "attention norm");
-  expect_width_error([&] { make(8, 8, 8, 6); }, "feed-forward norm");
+  EXPECT_TRUE(throws_with<ShapeError>([&] { make(6, 8, 8, 8); }, {"self-attention query input"}));
+  EXPECT_TRUE(throws_with<ShapeError>([&] { make(8, 6, 8, 8); }, {"feed-forward output"}));
+  EXPECT_TRUE(throws_with<ShapeError>([&] { make(8, 8, 6, 8); }, {"attention norm"}));
+  EXPECT_TRUE(throws_with<ShapeError>([&] { make(8, 8, 8, 6); }, {"feed-forward norm"}));
 }
 
 TYPED_TEST(TransformerLayerTest, DecoderLayerRejectsPartsOfOtherWidths) {
   using T = TypeParam;
   auto make = [](Index cross_query_in, Index ff_in, Index norm2) {
-    return TransformerDecoderLayer<T>(attention<T>(8, 8), attention<T>(8, cross_query_in),
-                                      feed_forward<T>(ff_in, 8), norm<T>(8), norm<T>(norm2),
-                                      norm<T>(8), true);
+    return TransformerDecoderLayer<T>(
+        attention<T>(8, 8), attention<T>(8, cross_query_in), feed_forward<T>(ff_in, 8),
+        identity_layer_norm<T>(8), identity_layer_norm<T>(norm2), identity_layer_norm<T>(8), true);
   };
   EXPECT_NO_THROW(make(8, 8, 8));
-  expect_width_error([&] { make(6, 8, 8); }, "cross-attention query input");
-  expect_width_error([&] { make(8, 6, 8); }, "feed-forward input");
-  expect_width_error([&] { make(8, 8, 6); }, "cross-attention norm");
+  EXPECT_TRUE(throws_with<ShapeError>([&] { make(6, 8, 8); }, {"cross-attention query input"}));
+  EXPECT_TRUE(throws_with<ShapeError>([&] { make(8, 6, 8); }, {"feed-forward input"}));
+  EXPECT_TRUE(throws_with<ShapeError>([&] { make(8, 8, 6); }, {"cross-attention norm"}));
 }
 
 TYPED_TEST(TransformerLayerTest, MissingTensorIsNamed) {
