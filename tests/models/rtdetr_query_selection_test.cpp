@@ -95,10 +95,11 @@ TYPED_TEST(RTDetrQuerySelectionTest, AnchorImageSizeMatchingTheMapsGivesTheSameR
   RTDetrConfig config = this->config;
   config.anchor_image_size = std::array<Index, 2>{96, 128};  // (height, width) of the fixture
   const auto fixed = RTDetrQuerySelection<T>::load(this->weights, config);
-  const auto automatic = RTDetrQuerySelection<T>::load(this->weights, this->config);
   const Matrix<T> memory = this->memory(0);
-  EXPECT_EQ(fixed.forward(memory, this->levels).coord_logits,
-            automatic.forward(memory, this->levels).coord_logits);
+  // HF made the fixture's anchors from the feature maps; anchors from the fixed image size
+  // are the same ones, so the box logits (anchor + box head) still match HF's.
+  EXPECT_TRUE(all_close(fixed.forward(memory, this->levels).coord_logits,
+                        this->expected("out.enc_outputs_coord_logits", kTokens, 4, 0), 1e-4));
   config.anchor_image_size = std::array<Index, 2>{128, 96};
   const auto transposed = RTDetrQuerySelection<T>::load(this->weights, config);
   EXPECT_THROW(transposed.forward(memory, this->levels), ShapeError);

@@ -71,8 +71,7 @@ void attend_heads(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixVi
       (*average_weights)[b].setZero(query_batch.length(b), key_batch.length(b));
   }
   // Head-averaged weights are summed across heads, so that path stays serial.
-  const bool parallel = tasks > 1 && average_weights == nullptr;
-  (void)parallel;
+  [[maybe_unused]] const bool parallel = tasks > 1 && average_weights == nullptr;
   std::vector<AttentionWorkspace<T>> local_workspaces;
   auto& per_thread = workspaces ? *workspaces : local_workspaces;
   if (per_thread.size() < static_cast<std::size_t>(num_threads()))
