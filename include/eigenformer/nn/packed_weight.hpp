@@ -122,12 +122,12 @@ class PackedWeight {
   // a software prefetch 4 steps ahead, as in MLAS's FMA3 kernel, BERT-base's 48 products at
   // 128 rows took 1.02-1.04 times as long on AVX2 (both versions interleaved in one process,
   // median of 30 pairs, 3 runs); the next slice is fetched from memory ahead of time
-  // instead (SlicePrefetch). The weight slice is loaded from
-  // memory once per block of kRowBlock rows (BLIS's MC for zen2 sgemm); the kRowBlock x 128
-  // block of `out` accumulated over the depth blocks stays in L2 as well. Measured against
-  // the transposed order (panel slice kept in L1, rows of x streamed from L2): 8% less time
-  // for BERT-base's products at 128 rows, each weight read from memory once as in a forward
-  // pass (README, "Build options and performance").
+  // instead (SlicePrefetch). The weight slice is loaded from memory once per block of
+  // kRowBlock rows (BLIS's MC for zen2 sgemm); the kRowBlock x 128 block of `out`
+  // accumulated over the depth blocks stays in L2 as well. Measured against the transposed
+  // order (panel slice kept in L1, rows of x streamed from L2): 8% less time for BERT-base's
+  // products at 128 rows, each weight read from memory once as in a forward pass (README,
+  // "Build options and performance").
   static constexpr Index kDepthBlock = 256;
   static constexpr Index kRowBlock = 144;
   static constexpr Index kPanelBlock = 8;
@@ -175,12 +175,18 @@ class PackedWeight {
       return {slice.first, slice.end, k0, balanced_part(inputs_, kDepthBlock, step + 1)};
     Index first = slice.end;
     if (first == end_panel) {
-      if (last_row_block) return {0, 0, 0, 0};
+      if (last_row_block) return {};
       first = first_panel;
     }
     return {first, std::min(end_panel, first + kPanelBlock), 0,
             balanced_part(inputs_, kDepthBlock, 0)};
   }
+
+  // With fewer micro-tiles per row block (under 19 rows), a slice is multiplied in about
+  // the time its memory takes to arrive anyway, and the prefetches only compete with the
+  // kernel's own loads: 1.04-1.05 times the time at 8 rows, 1.025 at 16 (measured as below),
+  // so SlicePrefetch fetches nothing there.
+  static constexpr Index kMinTilesToPrefetch = 4;
 
   // While a slice is multiplied, the next one is fetched into L2, a share of it before each
   // micro-kernel call (one per tile and panel), so that its first tile does not wait for
@@ -191,14 +197,22 @@ class PackedWeight {
   // 0.98-1.04, no clear change. End to end see the README.
   class SlicePrefetch {
    public:
+    // `tiles`: the current row block's, whose micro-kernel calls take a share each.
     SlicePrefetch(const PackedWeight& weight, const Slice& next, Index tiles)
         : start_(reinterpret_cast<const char*>(
               weight.panels_.data() + (next.first * weight.inputs_ + next.k0) * kPanelWidth)),
           panel_bytes_(weight.inputs_ * kPanelWidth * Index(sizeof(T))),
-          panels_(next.end - next.first),
+          panels_(tiles >= kMinTilesToPrefetch ? next.end - next.first : 0),
           lines_((next.depth * kPanelWidth * Index(sizeof(T)) + kCacheLine - 1) / kCacheLine),
           share_((lines_ + tiles - 1) / tiles) {}
 
+    // Before the call for `tile` and the current slice's panel `panel_offset`: part `tile`
+    // of the same panel of the next slice. Left to the hardware prefetcher: the extra panels
+    // of a next slice wider than this one (a short last block followed by the first, for the
+    // next row block), and the last line of a panel's slice that does not start on a line
+    // boundary (panel rows of 32 bytes, SSE or NEON). Versions that covered them (a loop over
+    // panels here, a clamped extra line) kept from all to half of the gain at 128 rows,
+    // varying with incidental code layout: not worth it for these corner cases.
     void fetch_share(Index panel_offset, Index tile) const {
       if (panel_offset >= panels_) return;
       const char* panel = start_ + panel_offset * panel_bytes_;
@@ -209,12 +223,12 @@ class PackedWeight {
    private:
     static constexpr Index kCacheLine = 64;
 
-    // An asm statement on x86: GCC 12's pure-const pass sees no side effect in
-    // __builtin_prefetch, declares a function made of prefetches "looping pure" and can then
-    // delete the calls to it (this one was, after being split out of fetch_share: no
-    // prefetch was left in the binary). An asm volatile statement is always kept.
+    // An asm statement on x86: with __builtin_prefetch, GCC 12 declared this function
+    // "looping const" (its pure-const pass sees no side effect in a prefetch) and the
+    // compiled product had no prefetch left. An asm volatile statement is always kept.
+    // Elsewhere __builtin_prefetch, which GCC may drop the same way (not checked).
     static void prefetch_to_l2([[maybe_unused]] const char* address) {
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__SSE__)
       asm volatile("prefetcht1 %0" : : "m"(*address));
 #elif defined(__GNUC__) || defined(__clang__)
       __builtin_prefetch(address, 0, 2);  // locality 2: into L2
