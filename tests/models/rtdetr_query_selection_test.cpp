@@ -90,7 +90,7 @@ TYPED_TEST(RTDetrQuerySelectionTest, GathersTheSelectedQueriesLikeHuggingFace) {
   }
 }
 
-TYPED_TEST(RTDetrQuerySelectionTest, AnchorImageSizeMatchingTheMapsGivesTheSameResult) {
+TYPED_TEST(RTDetrQuerySelectionTest, AnchorImageSizeMatchingTheMapsMatchesHuggingFace) {
   using T = TypeParam;
   RTDetrConfig config = this->config;
   config.anchor_image_size = std::array<Index, 2>{96, 128};  // (height, width) of the fixture

@@ -58,6 +58,9 @@ TYPED_TEST(PackedWeightTest, DeepAndTallProductsSplitIntoBlocksMatchEigen) {
   this->expect_matches_eigen(130, 385, 70, 11);
   this->expect_matches_eigen(200, 1537, 48, 13);
   this->expect_matches_eigen(7, 3072, 33, 15);
+  // Three row blocks, two depth blocks, panel blocks of 8 and 5 panels: every case of the
+  // next slice that is prefetched (the short block wraps to the first for the next rows).
+  this->expect_matches_eigen(300, 300, 200, 19);
   // Weights of more than one huge page (2 MiB): packed into memory mapped for huge pages.
   this->expect_matches_eigen(20, 1100, 500, 17);
 }

@@ -184,17 +184,17 @@ class PackedWeight {
 
   // With fewer micro-tiles per row block (under 19 rows), a slice is multiplied in about
   // the time its memory takes to arrive anyway, and the prefetches only compete with the
-  // kernel's own loads: 1.04-1.05 times the time at 8 rows, 1.025 at 16 (measured as below),
-  // so SlicePrefetch fetches nothing there.
+  // kernel's own loads: 1.04-1.09 times the time at 8 rows, 1.03-1.15 at 16 (measured as
+  // below), so SlicePrefetch fetches nothing there.
   static constexpr Index kMinTilesToPrefetch = 4;
 
   // While a slice is multiplied, the next one is fetched into L2, a share of it before each
   // micro-kernel call (one per tile and panel), so that its first tile does not wait for
   // memory: a weight slice is read from memory (or L3) once per row block, and the hardware
   // prefetcher starts only after the first misses. BERT-base's 48 products at 128 rows on one
-  // thread, each weight read from memory once: 0.91 and 0.95 of the time without it (both
-  // versions interleaved in one process, median of 30 pairs, 2 runs); on two threads
-  // 0.98-1.04, no clear change. End to end see the README.
+  // thread, each weight read from memory once: 0.975 and 0.979 of the time without it (both
+  // versions interleaved in one process, median of 30 pairs, 2 runs); on two threads no
+  // clear change. The README has the rest, and why such small differences need care.
   class SlicePrefetch {
    public:
     // `tiles`: the current row block's, whose micro-kernel calls take a share each.
