@@ -150,9 +150,12 @@ class PackedWeight {
   // to hide the FMA latency and takes about as long as a full one (5 rows keep the FMA units
   // as busy as 6); a short row block loads weight slices into L2 for only a few tiles.
   static Index balanced_part(Index total, Index max_part, Index index) {
-    const Index parts = (total + max_part - 1) / max_part;
+    const Index parts = part_count(total, max_part);
     return total / parts + (index < total % parts ? 1 : 0);
   }
+
+  // How many parts balanced_part cuts `total` into.
+  static Index part_count(Index total, Index max_part) { return (total + max_part - 1) / max_part; }
 
   Index panel_count() const { return (outputs_ + kPanelWidth - 1) / kPanelWidth; }
 
@@ -247,7 +250,7 @@ class PackedWeight {
     for (Index block = 0, r0 = 0, block_rows = 0; r0 < x.rows(); r0 += block_rows, ++block) {
       block_rows = balanced_part(x.rows(), kRowBlock, block);
       const bool last_row_block = r0 + block_rows == x.rows();
-      const Index tiles = (block_rows + kRows - 1) / kRows;
+      const Index tiles = part_count(block_rows, kRows);
       for (Index p0 = first_panel; p0 < end_panel; p0 += kPanelBlock) {
         const Index p_end = std::min(end_panel, p0 + kPanelBlock);
         for (Index step = 0, k0 = 0, depth = 0; k0 < inputs_; k0 += depth, ++step) {
