@@ -154,10 +154,11 @@ class PackedWeight {
     return total / parts + (index < total % parts ? 1 : 0);
   }
 
-  // How many parts balanced_part cuts `total` into.
+  // The fewest parts of at most `max_part` that `total` splits into: balanced_part's count,
+  // and the number of panels or cache lines that hold `total` columns or bytes.
   static Index part_count(Index total, Index max_part) { return (total + max_part - 1) / max_part; }
 
-  Index panel_count() const { return (outputs_ + kPanelWidth - 1) / kPanelWidth; }
+  Index panel_count() const { return part_count(outputs_, kPanelWidth); }
 
   const T* panel_data(Index panel) const { return panels_.data() + panel * inputs_ * kPanelWidth; }
   T* panel_data(Index panel) { return panels_.data() + panel * inputs_ * kPanelWidth; }
@@ -206,7 +207,7 @@ class PackedWeight {
               weight.panels_.data() + (next.first * weight.inputs_ + next.k0) * kPanelWidth)),
           panel_bytes_(weight.inputs_ * kPanelWidth * Index(sizeof(T))),
           panels_(tiles >= kMinTilesToPrefetch ? next.end - next.first : 0),
-          lines_((next.depth * kPanelWidth * Index(sizeof(T)) + kCacheLine - 1) / kCacheLine),
+          lines_(part_count(next.depth * kPanelWidth * Index(sizeof(T)), kCacheLine)),
           share_((lines_ + tiles - 1) / tiles) {}
 
     // Before the call for `tile` and the current slice's panel `panel_offset`: part `tile`
