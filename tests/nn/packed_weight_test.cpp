@@ -1,6 +1,6 @@
-// PackedWeight's blocked micro-kernel product against Eigen's x * W^T: every row-tail and
-// column-tail size, depths that split into several blocks, strided views in and out, and
-// threaded against one thread.
+// PackedWeight's blocked micro-kernel product against Eigen's x * W^T (+ bias, then an
+// activation): every row-tail and column-tail size, depths that split into several blocks,
+// strided views in and out, and threaded against one thread.
 #include <eigenformer/core/threading.hpp>
 #include <eigenformer/nn/packed_weight.hpp>
 
@@ -29,6 +29,21 @@ class PackedWeightTest : public ::testing::Test {
     EXPECT_TRUE(all_close(out, expected, tolerance(depth)))
         << rows << " x " << depth << " times (" << outputs << " x " << depth << ")^T";
   }
+
+  // activation(x W^T + bias), the activation applied by the product to finished sums only.
+  static void expect_biased_matches_eigen(Index rows, Index depth, Index outputs, unsigned seed,
+                                          Activation activation) {
+    const Matrix<T> x = random_matrix<T>(rows, depth, seed);
+    const Matrix<T> w = random_matrix<T>(outputs, depth, seed + 1);
+    const Vector<T> bias = random_matrix<T>(outputs, 1, seed + 2);
+    Matrix<T> out(rows, outputs);
+    PackedWeight<T>(w, bias).multiply(x, out, activation);
+    Matrix<T> expected = (x * w.transpose()).rowwise() + bias.transpose();
+    apply_activation(activation, expected);
+    EXPECT_TRUE(all_close(out, expected, tolerance(depth)))
+        << rows << " x " << depth << " times (" << outputs << " x " << depth << ")^T, "
+        << static_cast<int>(activation);
+  }
 };
 
 using Scalars = ::testing::Types<float, double>;
@@ -41,6 +56,35 @@ TYPED_TEST(PackedWeightTest, EveryRowAndColumnTailMatchesEigen) {
   for (Index rows = 1; rows <= 2 * kRows + 1; ++rows)
     for (Index outputs : {Index{1}, kWidth - 1, kWidth, kWidth + 1, 3 * kWidth + 5})
       this->expect_matches_eigen(rows, 37, outputs, seed += 2);
+}
+
+TYPED_TEST(PackedWeightTest, BiasAndActivationOnEveryTailMatchEigen) {
+  constexpr Index kWidth = PackedWeight<TypeParam>::kPanelWidth;
+  constexpr Index kRows = PackedWeight<TypeParam>::kRows;
+  unsigned seed = 101;
+  // ReLU of a partial sum would differ from ReLU of the whole one: depth 600 makes three
+  // depth blocks, and the activation must wait for the last.
+  for (const Activation activation : {Activation::Identity, Activation::ReLU, Activation::GELU,
+                                      Activation::GELUTanh, Activation::SiLU})
+    for (Index depth : {Index{37}, Index{600}})
+      for (Index rows : {Index{1}, kRows - 1, kRows, kRows + 1, 2 * kRows + 1})
+        for (Index outputs : {Index{1}, kWidth - 1, kWidth, 3 * kWidth + 5})
+          this->expect_biased_matches_eigen(rows, depth, outputs, seed += 3, activation);
+  // More rows than one row block, more panels than one panel block.
+  this->expect_biased_matches_eigen(300, 300, 300, 7, Activation::GELU);
+}
+
+TYPED_TEST(PackedWeightTest, PackingAgainDropsTheBias) {
+  using T = TypeParam;
+  const Matrix<T> x = random_matrix<T>(4, 10, 61);
+  const Matrix<T> w = random_matrix<T>(7, 10, 62);
+  PackedWeight<T> packed(random_matrix<T>(7, 10, 63), Vector<T>::Constant(7, T(100)));
+  EXPECT_TRUE(packed.has_bias());
+  packed.pack(w);
+  EXPECT_FALSE(packed.has_bias());
+  Matrix<T> out(4, 7);
+  packed.multiply(x, out);
+  EXPECT_TRUE(all_close(out, x * w.transpose(), this->tolerance(10)));
 }
 
 TYPED_TEST(PackedWeightTest, UnpackReturnsThePackedWeightExactly) {
@@ -87,14 +131,14 @@ TYPED_TEST(PackedWeightTest, ThreadedProductEqualsSingleThreadedBitForBit) {
     const Index rows = outputs == 1000 ? 128 : 2048;  // enough work to go parallel
     const Matrix<T> x = random_matrix<T>(rows, 384, 31);
     const Matrix<T> w = random_matrix<T>(outputs, 384, 32);
-    const PackedWeight<T> packed(w);
+    const PackedWeight<T> packed(w, random_matrix<T>(outputs, 1, 33));
     Matrix<T> serial(rows, outputs);
     set_num_threads(1);
-    packed.multiply(x, serial);
+    packed.multiply(x, serial, Activation::GELU);
     for (const int parallel : {2, 3, 4}) {
       Matrix<T> threaded = Matrix<T>::Constant(rows, outputs, T(-1));
       set_num_threads(parallel);
-      packed.multiply(x, threaded);
+      packed.multiply(x, threaded, Activation::GELU);
       // Each output column is computed by one thread in the same order either way.
       EXPECT_TRUE((serial.array() == threaded.array()).all())
           << outputs << " outputs, " << parallel;
@@ -112,10 +156,16 @@ TYPED_TEST(PackedWeightTest, EmptyProductsAndShapeMismatches) {
   EXPECT_THROW(packed.multiply(Matrix<T>::Zero(2, 3), out), ShapeError);
   Matrix<T> wrong(2, 6);
   EXPECT_THROW(packed.multiply(Matrix<T>::Zero(2, 4), wrong), ShapeError);
-  // No inputs at all: every output is an empty sum.
+  // No inputs at all: every output is an empty sum, plus the bias.
   Matrix<T> zeros = Matrix<T>::Constant(3, 5, T(1));
   PackedWeight<T>(Matrix<T>(5, 0)).multiply(Matrix<T>(3, 0), zeros);
   EXPECT_TRUE(zeros.isZero());
+  const Vector<T> bias = Vector<T>::LinSpaced(5, T(-2), T(2));
+  Matrix<T> relu_of_bias(3, 5);
+  PackedWeight<T>(Matrix<T>(5, 0), bias).multiply(Matrix<T>(3, 0), relu_of_bias, Activation::ReLU);
+  for (Index r = 0; r < 3; ++r)
+    EXPECT_TRUE((relu_of_bias.row(r).transpose().array() == bias.array().max(T(0))).all());
+  EXPECT_THROW(PackedWeight<T>(Matrix<T>(5, 4), Vector<T>(4)), ShapeError);
 }
 
 }  // namespace

@@ -50,12 +50,10 @@ class LayerNorm {
     }
   }
 
-  // hidden = LayerNorm(x + bias + hidden) row by row: a sublayer's bias, the residual
+  // hidden = LayerNorm(x + hidden) row by row: a sublayer's output, the residual
   // connection and the post-norm in one pass over memory.
-  void apply_residual(const MatrixView<T>& x, const ConstVectorMap<T>& bias,
-                      MutableMatrixView<T> hidden) const {
-    if (x.cols() != features() || hidden.cols() != features() || x.rows() != hidden.rows() ||
-        bias.size() != features())
+  void apply_residual(const MatrixView<T>& x, MutableMatrixView<T> hidden) const {
+    if (x.cols() != features() || hidden.cols() != features() || x.rows() != hidden.rows())
       throw ShapeError(detail::concat("LayerNorm: residual input is ", x.rows(), " x ", x.cols(),
                                       " and ", hidden.rows(), " x ", hidden.cols(), ", expected ",
                                       features(), " features"));
@@ -64,7 +62,7 @@ class LayerNorm {
 #endif
     for (Index r = 0; r < x.rows(); ++r) {
       auto row = hidden.row(r);
-      row += x.row(r) + bias.transpose();
+      row += x.row(r);
       normalize_row(row);
     }
   }

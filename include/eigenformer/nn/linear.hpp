@@ -1,12 +1,15 @@
 #pragma once
-// y = x W^T + b with W in PyTorch's (out_features, in_features) layout. The weight is kept
-// only as a copy repacked once at construction for the products (nn/packed_weight.hpp) and
-// shared between copies of the layer, so nothing is copied or repacked per call, and a
-// memory-mapped weight costs no resident memory once packed.
+// y = x W^T + b with W in PyTorch's (out_features, in_features) layout, optionally followed
+// by an activation. The weight is kept only as a copy repacked once at construction for the
+// products (nn/packed_weight.hpp) and shared between copies of the layer, so nothing is
+// copied or repacked per call, and a memory-mapped weight costs no resident memory once
+// packed. The product adds the bias and applies the activation as it writes each block of
+// the output, not in passes of their own.
 
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/core/tensor.hpp>
 #include <eigenformer/core/types.hpp>
+#include <eigenformer/nn/activations.hpp>
 #include <eigenformer/nn/packed_weight.hpp>
 
 #include <memory>
@@ -26,7 +29,9 @@ class Linear {
     if (!bias_.empty() && bias_.shape() != Shape{weight.dim(0)})
       throw ShapeError(detail::concat("Linear: bias shape ", detail::shape_string(bias_.shape()),
                                       " does not match ", weight.dim(0), " outputs"));
-    packed_ = std::make_shared<const PackedWeight<T>>(weight.matrix());
+    packed_ = bias_.empty()
+                  ? std::make_shared<const PackedWeight<T>>(weight.matrix())
+                  : std::make_shared<const PackedWeight<T>>(weight.matrix(), bias_.vector());
     weight.release_resident_pages();  // the mapped file's pages are not read again
   }
   explicit Linear(const Matrix<T>& weight, const Vector<T>& bias = Vector<T>())
@@ -50,21 +55,17 @@ class Linear {
   Matrix<T> weight() const { return packed_->unpack(); }
   ConstVectorMap<T> bias() const { return bias_.vector(); }
 
-  // Writes into `out` (rows x out_features) without allocating.
-  void forward(const MatrixView<T>& x, MutableMatrixView<T> out) const {
-    project(x, out);
-    if (has_bias()) out.rowwise() += bias().transpose();
+  // out = activation(x W^T + b), written into `out` (rows x out_features) without
+  // allocating. PackedWeight::multiply checks the shapes (a default-constructed layer has a
+  // 0 x 0 one).
+  void forward(const MatrixView<T>& x, MutableMatrixView<T> out,
+               Activation activation = Activation::Identity) const {
+    packed_->multiply(x, out, activation);
   }
 
-  // out = x W^T without the bias, for callers that fuse the bias into a later pass.
-  // PackedWeight::multiply checks the shapes (a default-constructed layer has a 0 x 0 one).
-  void project(const MatrixView<T>& x, MutableMatrixView<T> out) const {
-    packed_->multiply(x, out);
-  }
-
-  Matrix<T> forward(const MatrixView<T>& x) const {
+  Matrix<T> forward(const MatrixView<T>& x, Activation activation = Activation::Identity) const {
     Matrix<T> out(x.rows(), out_features());
-    forward(x, out);
+    forward(x, out, activation);
     return out;
   }
 

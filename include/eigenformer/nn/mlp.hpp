@@ -51,11 +51,10 @@ class Mlp {
   Matrix<T> forward(const MatrixView<T>& x) const {
     if (layers_.empty())
       throw InvalidArgument("Mlp: forward on an empty (default-constructed) Mlp");
-    Matrix<T> h = layers_.front().forward(x);
-    for (std::size_t i = 1; i < layers_.size(); ++i) {
-      apply_activation(activation_, h);
-      h = layers_[i].forward(h);
-    }
+    const std::size_t last = layers_.size() - 1;
+    Matrix<T> h = layers_.front().forward(x, last > 0 ? activation_ : Activation::Identity);
+    for (std::size_t i = 1; i <= last; ++i)
+      h = layers_[i].forward(h, i < last ? activation_ : Activation::Identity);
     return h;
   }
 

@@ -16,6 +16,7 @@
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/huge_page_buffer.hpp>
 #include <eigenformer/core/types.hpp>
+#include <eigenformer/nn/activations.hpp>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -24,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <utility>
+#include <vector>
 
 namespace eigenformer {
 
@@ -45,6 +47,20 @@ class PackedWeight {
     pack(weight);
   }
 
+  // With a bias (out_features) that every product adds: the micro-kernel starts its
+  // accumulators from it instead of from zero, so the bias costs no pass over the output.
+  template <typename Derived, typename BiasDerived>
+  PackedWeight(const Eigen::MatrixBase<Derived>& weight,
+               const Eigen::MatrixBase<BiasDerived>& bias) {
+    pack(weight);
+    if (bias.size() != outputs_)
+      throw ShapeError(
+          detail::concat("PackedWeight: bias has ", bias.size(), " entries, expected ", outputs_));
+    // Zero-padded to whole panels, like the weight, for the last panel's full-width loads.
+    bias_.assign(static_cast<std::size_t>(panel_count() * kPanelWidth), T(0));
+    for (Index o = 0; o < outputs_; ++o) bias_[static_cast<std::size_t>(o)] = bias(o);
+  }
+
   // Packs `weight` (out_features x in_features, any Eigen expression: a transposed view, a
   // scaled one) in place of the current contents, reusing the storage when it is
   // large enough: operands that change with every call (an attention head's keys and values)
@@ -53,6 +69,7 @@ class PackedWeight {
   void pack(const Eigen::MatrixBase<Derived>& weight) {
     outputs_ = weight.rows();
     inputs_ = weight.cols();
+    bias_.clear();
     const Index panels = panel_count();
     panels_.resize(panels * inputs_ * kPanelWidth);
     for (Index p = 0; p < panels; ++p) {
@@ -78,10 +95,14 @@ class PackedWeight {
 
   Index out_features() const { return outputs_; }
   Index in_features() const { return inputs_; }
+  bool has_bias() const { return !bias_.empty(); }
 
-  // out = x W^T. Output columns are split between the OpenMP threads (when there are
-  // several and this is not already a parallel region) in chunks of whole panels.
-  void multiply(const MatrixView<T>& x, MutableMatrixView<T> out) const {
+  // out = activation(x W^T + bias). Output columns are split between the OpenMP threads
+  // (when there are several and this is not already a parallel region) in chunks of whole
+  // panels. The activation is applied to each micro-tile as soon as its last depth block is
+  // stored, while the tile is still in L1, instead of in a pass of its own over `out`.
+  void multiply(const MatrixView<T>& x, MutableMatrixView<T> out,
+                Activation activation = Activation::Identity) const {
     if (x.cols() != inputs_)
       throw ShapeError(
           detail::concat("x W^T: input has ", x.cols(), " features, expected ", inputs_));
@@ -89,7 +110,11 @@ class PackedWeight {
       throw ShapeError(detail::concat("x W^T: output is ", out.rows(), " x ", out.cols(),
                                       ", expected ", x.rows(), " x ", outputs_));
     if (inputs_ == 0) {  // every output is an empty sum
-      out.setZero();
+      if (has_bias())
+        out.rowwise() = Eigen::Map<const RowVector<T>>(bias_.data(), outputs_);
+      else
+        out.setZero();
+      apply_activation(activation, out);
       return;
     }
     const Index panels = panel_count();
@@ -106,12 +131,12 @@ class PackedWeight {
       for (;;) {
         const auto [first, end] = take_chunk(next_panel, panels, threads);
         if (first >= end) break;
-        multiply_panels(x, out, first, end);
+        multiply_panels(x, out, activation, first, end);
       }
       return;
     }
 #endif
-    multiply_panels(x, out, 0, panels);
+    multiply_panels(x, out, activation, 0, panels);
   }
 
  private:
@@ -243,8 +268,8 @@ class PackedWeight {
     Index panel_bytes_, panels_, lines_, share_;
   };
 
-  void multiply_panels(const MatrixView<T>& x, MutableMatrixView<T>& out, Index first_panel,
-                       Index end_panel) const {
+  void multiply_panels(const MatrixView<T>& x, MutableMatrixView<T>& out, Activation activation,
+                       Index first_panel, Index end_panel) const {
     // The depth loop runs inside the row and panel blocks, so the block of `out` being
     // accumulated stays in L2. Inside a depth block, each kRows slice of x meets every panel
     // of the block in turn.
@@ -260,7 +285,7 @@ class PackedWeight {
               *this,
               next_slice({p0, p_end, k0, depth}, step, first_panel, end_panel, last_row_block),
               tiles);
-          const bool accumulate = k0 > 0;
+          const bool accumulate = k0 > 0, last_depth_block = k0 + depth == inputs_;
           for (Index tile = 0, r = r0, rows = 0; r < r0 + block_rows; r += rows, ++tile) {
             rows = balanced_part(block_rows, kRows, tile);
             const T* a = x.data() + r * x.outerStride() + k0;
@@ -269,12 +294,17 @@ class PackedWeight {
               const T* panel = panel_data(p) + k0 * kPanelWidth;
               const Index column = p * kPanelWidth;
               const Index width = std::min(kPanelWidth, outputs_ - column);
+              const T* bias = has_bias() ? bias_.data() + column : nullptr;
               if (width == kPanelWidth)
-                kernel(rows, depth, a, x.outerStride(), panel, &out(r, column), out.outerStride(),
-                       accumulate);
+                kernel(rows, depth, a, x.outerStride(), panel, bias, &out(r, column),
+                       out.outerStride(), accumulate);
               else
-                edge_kernel(rows, width, depth, a, x.outerStride(), panel, &out(r, column),
+                edge_kernel(rows, width, depth, a, x.outerStride(), panel, bias, &out(r, column),
                             out.outerStride(), accumulate);
+              if (last_depth_block && activation != Activation::Identity) {
+                auto tile = out.block(r, column, rows, width);
+                apply_activation(activation, tile);
+              }
             }
           }
         }
@@ -285,45 +315,48 @@ class PackedWeight {
   // Always inlined: when GCC 12 called the micro-kernels out of line, it kept their
   // accumulator arrays on the stack instead of in registers (2.4x slower).
   EIGEN_ALWAYS_INLINE static void kernel(Index rows, Index depth, const T* a, Index lda, const T* b,
-                                         T* c, Index ldc, bool accumulate) {
+                                         const T* bias, T* c, Index ldc, bool accumulate) {
     switch (rows) {
       case 6:
-        return micro_kernel<6>(depth, a, lda, b, c, ldc, accumulate);
+        return micro_kernel<6>(depth, a, lda, b, bias, c, ldc, accumulate);
       case 5:
-        return micro_kernel<5>(depth, a, lda, b, c, ldc, accumulate);
+        return micro_kernel<5>(depth, a, lda, b, bias, c, ldc, accumulate);
       case 4:
-        return micro_kernel<4>(depth, a, lda, b, c, ldc, accumulate);
+        return micro_kernel<4>(depth, a, lda, b, bias, c, ldc, accumulate);
       case 3:
-        return micro_kernel<3>(depth, a, lda, b, c, ldc, accumulate);
+        return micro_kernel<3>(depth, a, lda, b, bias, c, ldc, accumulate);
       case 2:
-        return micro_kernel<2>(depth, a, lda, b, c, ldc, accumulate);
+        return micro_kernel<2>(depth, a, lda, b, bias, c, ldc, accumulate);
       default:
-        return micro_kernel<1>(depth, a, lda, b, c, ldc, accumulate);
+        return micro_kernel<1>(depth, a, lda, b, bias, c, ldc, accumulate);
     }
   }
 
   // The last panel is narrower than kPanelWidth: compute it into a full-width tile (the
   // packed panel is zero-padded) and copy back the columns that exist.
   static void edge_kernel(Index rows, Index width, Index depth, const T* a, Index lda, const T* b,
-                          T* c, Index ldc, bool accumulate) {
+                          const T* bias, T* c, Index ldc, bool accumulate) {
     alignas(64) T tile[kRows * kPanelWidth] = {};
     if (accumulate)
       for (Index r = 0; r < rows; ++r)
         for (Index j = 0; j < width; ++j) tile[r * kPanelWidth + j] = c[r * ldc + j];
-    kernel(rows, depth, a, lda, b, tile, kPanelWidth, accumulate);
+    kernel(rows, depth, a, lda, b, bias, tile, kPanelWidth, accumulate);
     for (Index r = 0; r < rows; ++r)
       for (Index j = 0; j < width; ++j) c[r * ldc + j] = tile[r * kPanelWidth + j];
   }
 
-  // c[0:Rows, 0:kPanelWidth] (+)= a[0:Rows, 0:depth] * b[0:depth, 0:kPanelWidth].
+  // c[0:Rows, 0:kPanelWidth] = a[0:Rows, 0:depth] * b[0:depth, 0:kPanelWidth] + (c when
+  // `accumulate`, else `bias` (kPanelWidth entries) on every row, or zero when it is null).
   template <int Rows>
-  EIGEN_ALWAYS_INLINE static void micro_kernel(Index depth, const T* a, Index lda, const T* b, T* c,
-                                               Index ldc, bool accumulate) {
+  EIGEN_ALWAYS_INLINE static void micro_kernel(Index depth, const T* a, Index lda, const T* b,
+                                               const T* bias, T* c, Index ldc, bool accumulate) {
     using namespace Eigen::internal;
+    const Packet start_left = bias ? ploadu<Packet>(bias) : pset1<Packet>(T(0));
+    const Packet start_right = bias ? ploadu<Packet>(bias + kPacketSize) : pset1<Packet>(T(0));
     Packet left[Rows], right[Rows];
     for (int r = 0; r < Rows; ++r) {
-      left[r] = accumulate ? ploadu<Packet>(c + r * ldc) : pset1<Packet>(T(0));
-      right[r] = accumulate ? ploadu<Packet>(c + r * ldc + kPacketSize) : pset1<Packet>(T(0));
+      left[r] = accumulate ? ploadu<Packet>(c + r * ldc) : start_left;
+      right[r] = accumulate ? ploadu<Packet>(c + r * ldc + kPacketSize) : start_right;
     }
     for (Index k = 0; k < depth; ++k, b += kPanelWidth) {
       const Packet b_left = ploadu<Packet>(b);
@@ -345,6 +378,7 @@ class PackedWeight {
   // (loads are the unaligned kind all the same, in case alignment is disabled); on huge pages
   // where the system allows it.
   HugePageBuffer<T> panels_;
+  std::vector<T> bias_;  // empty without a bias, else panel_count() * kPanelWidth entries
 };
 
 }  // namespace eigenformer

@@ -22,9 +22,7 @@ class FeedForward {
   Index out_features() const { return second_.out_features(); }
 
   Matrix<T> forward(const MatrixView<T>& x) const {
-    Matrix<T> hidden = first_.forward(x);
-    apply_activation(activation_, hidden);
-    return second_.forward(hidden);
+    return second_.forward(first_.forward(x, activation_));
   }
 
  private:

@@ -3,14 +3,13 @@
 // `config.json` + `model.safetensors` folder, with HF parameter names.
 //
 // Each layer is: one fused QKV product, attention per (sequence, head) over column blocks,
-// then output projection, bias, residual and LayerNorm in one pass over the rows; the
-// intermediate projection's bias and activation in one pass. Buffers live in a Workspace
-// that callers may keep, so repeated calls do not allocate.
+// then the output projection, and the residual and LayerNorm in one pass over the rows; the
+// intermediate projection's bias and activation inside its product. Buffers live in a
+// Workspace that callers may keep, so repeated calls do not allocate.
 
 #include <eigenformer/attention/attend_heads.hpp>
 #include <eigenformer/core/sequence_batch.hpp>
 #include <eigenformer/core/state_dict.hpp>
-#include <eigenformer/core/threading.hpp>
 #include <eigenformer/io/safetensors.hpp>
 #include <eigenformer/models/bert/config.hpp>
 #include <eigenformer/models/bert/weights.hpp>
@@ -72,31 +71,18 @@ class BertLayer {
                     batch, mask, ws.context, nullptr, &ws.attention);
     project_add_normalize(attention_output_, ws.context, attention_norm_, hidden, ws);
     ws.intermediate.resize(hidden.rows(), intermediate_.out_features());
-    intermediate_.project(hidden, ws.intermediate);
-    add_bias_and_activate(ws.intermediate, intermediate_.bias(), activation_);
+    intermediate_.forward(hidden, ws.intermediate, activation_);
     project_add_normalize(output_, ws.intermediate, output_norm_, hidden, ws);
   }
 
  private:
-  // hidden = norm(input W^T + b + hidden), the bias, residual and LayerNorm in one pass.
+  // hidden = norm(input W^T + b + hidden): the residual and LayerNorm in one pass.
   static void project_add_normalize(const Linear<T>& projection, const Matrix<T>& input,
                                     const LayerNorm<T>& norm, Matrix<T>& hidden,
                                     BertWorkspace<T>& ws) {
     ws.projected.resize(hidden.rows(), hidden.cols());
-    projection.project(input, ws.projected);
-    norm.apply_residual(ws.projected, projection.bias(), hidden);
-  }
-
-  static void add_bias_and_activate(Matrix<T>& x, const ConstVectorMap<T>& bias,
-                                    Activation activation) {
-#ifdef _OPENMP
-#pragma omp parallel for if (x.size() >= kMinParallelElements)
-#endif
-    for (Index r = 0; r < x.rows(); ++r) {
-      auto row = x.row(r);
-      row += bias.transpose();
-      apply_activation(activation, row);
-    }
+    projection.forward(input, ws.projected);
+    norm.apply_residual(ws.projected, hidden);
   }
 
   Index heads_;
