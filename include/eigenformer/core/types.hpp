@@ -2,6 +2,18 @@
 // Matrix conventions used throughout eigenformer: activations are row-major
 // `tokens x features`; a batch is several sequences stacked as rows.
 
+// GCC 12's AVX-512 header trips -W(maybe-)uninitialized inside its own _mm512_undefined_*
+// helpers wherever Eigen's kernels inline them (GCC bug 105593, fixed in GCC 13): hundreds of
+// warnings about the compiler's header, none about this code. Included first, under a pragma
+// that covers only that header's lines.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12 && defined(__AVX512F__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
+
 #include <Eigen/Core>
 #include <cstdint>
 #include <vector>
