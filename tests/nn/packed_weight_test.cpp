@@ -120,6 +120,16 @@ TYPED_TEST(PackedWeightTest, ReadsAndWritesColumnBlocksOfWiderMatrices) {
   // Columns outside the block are untouched.
   EXPECT_TRUE((wide_out.leftCols(11).array() == T(7)).all());
   EXPECT_TRUE((wide_out.rightCols(10).array() == T(7)).all());
+  // The same with a bias and an activation, which must not spill outside the block either.
+  const Vector<T> bias = random_matrix<T>(19, 1, 23);
+  wide_out.setConstant(T(7));
+  PackedWeight<T>(w, bias).multiply(wide_x.middleCols(5, 20), wide_out.middleCols(11, 19),
+                                    Activation::GELU);
+  Matrix<T> activated = expected.rowwise() + bias.transpose();
+  apply_activation(Activation::GELU, activated);
+  EXPECT_TRUE(all_close(wide_out.middleCols(11, 19), activated, this->tolerance(20)));
+  EXPECT_TRUE((wide_out.leftCols(11).array() == T(7)).all());
+  EXPECT_TRUE((wide_out.rightCols(10).array() == T(7)).all());
 }
 
 TYPED_TEST(PackedWeightTest, ThreadedProductEqualsSingleThreadedBitForBit) {

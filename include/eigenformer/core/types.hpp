@@ -5,7 +5,9 @@
 // GCC 12's AVX-512 header trips -W(maybe-)uninitialized inside its own _mm512_undefined_*
 // helpers wherever Eigen's kernels inline them (GCC bug 105593, fixed in GCC 13): hundreds of
 // warnings about the compiler's header, none about this code. Included first, under a pragma
-// that covers only that header's lines.
+// that covers only the intrinsics headers' lines. The price, with GCC 12 only: an
+// uninitialized vector passed to an intrinsic is reported at such a line, so it goes
+// unreported too, in any file that includes eigenformer before <immintrin.h> or Eigen.
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12 && defined(__AVX512F__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

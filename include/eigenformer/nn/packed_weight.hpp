@@ -1,6 +1,6 @@
 #pragma once
 // A weight matrix W (out_features x in_features, PyTorch's layout) repacked once, at load
-// time, for the product out = x W^T that every Linear layer computes.
+// time, for the product out = activation(x W^T + b) that every Linear layer computes.
 //
 // Eigen's GEMM repacks the weight on every call (for a row-major `tokens x features`
 // result it packs W as its left-hand side): at batch 1 that is about a sixth of a BERT
@@ -302,8 +302,8 @@ class PackedWeight {
                 edge_kernel(rows, width, depth, a, x.outerStride(), panel, bias, &out(r, column),
                             out.outerStride(), accumulate);
               if (last_depth_block && activation != Activation::Identity) {
-                auto tile = out.block(r, column, rows, width);
-                apply_activation(activation, tile);
+                auto finished = out.block(r, column, rows, width);
+                apply_activation(activation, finished);
               }
             }
           }
