@@ -170,7 +170,8 @@ bool convert_element(DType dtype, const unsigned char* bytes, T& out) {
   switch (dtype) {
     case DType::F64: {
       const double value = load_unaligned<double>(bytes);
-      if (std::isfinite(value) && std::abs(value) > std::numeric_limits<T>::max()) return false;
+      const auto largest = static_cast<double>(std::numeric_limits<T>::max());
+      if (std::isfinite(value) && std::abs(value) > largest) return false;
       out = static_cast<T>(value);
       return true;
     }
