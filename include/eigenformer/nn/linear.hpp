@@ -1,10 +1,10 @@
 #pragma once
 // y = x W^T + b with W in PyTorch's (out_features, in_features) layout, optionally followed
-// by an activation. The weight is kept only as a copy repacked once at construction for the
-// products (nn/packed_weight.hpp) and shared between copies of the layer, so nothing is
-// copied or repacked per call, and a memory-mapped weight costs no resident memory once
-// packed. The product adds the bias and applies the activation as it writes each block of
-// the output, not in passes of their own.
+// by an activation. The weight and bias are kept only in the form packed once at
+// construction for the products (nn/packed_weight.hpp), shared between copies of the layer,
+// so nothing is copied or repacked per call, and a memory-mapped weight costs no resident
+// memory once packed. The product adds the bias and applies the activation as it writes
+// each block of the output, not in passes of their own.
 
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/core/tensor.hpp>
@@ -22,16 +22,16 @@ template <typename T>
 class Linear {
  public:
   Linear() = default;
-  Linear(const Tensor<T>& weight, Tensor<T> bias) : bias_(std::move(bias)) {
+  Linear(const Tensor<T>& weight, const Tensor<T>& bias) {
     if (weight.rank() != 2)
       throw ShapeError(detail::concat("Linear: weight must be (out, in), got ",
                                       detail::shape_string(weight.shape())));
-    if (!bias_.empty() && bias_.shape() != Shape{weight.dim(0)})
-      throw ShapeError(detail::concat("Linear: bias shape ", detail::shape_string(bias_.shape()),
+    if (!bias.empty() && bias.shape() != Shape{weight.dim(0)})
+      throw ShapeError(detail::concat("Linear: bias shape ", detail::shape_string(bias.shape()),
                                       " does not match ", weight.dim(0), " outputs"));
-    packed_ = bias_.empty()
+    packed_ = bias.empty()
                   ? std::make_shared<const PackedWeight<T>>(weight.matrix())
-                  : std::make_shared<const PackedWeight<T>>(weight.matrix(), bias_.vector());
+                  : std::make_shared<const PackedWeight<T>>(weight.matrix(), bias.vector());
     weight.release_resident_pages();  // the mapped file's pages are not read again
   }
   explicit Linear(const Matrix<T>& weight, const Vector<T>& bias = Vector<T>())
@@ -49,11 +49,11 @@ class Linear {
 
   Index in_features() const { return packed_->in_features(); }
   Index out_features() const { return packed_->out_features(); }
-  bool has_bias() const { return !bias_.empty(); }
+  bool has_bias() const { return packed_->has_bias(); }
   // A copy of W (out, in) rebuilt from the packed form, for inspection and for building
   // other layers at load time; products never need it.
   Matrix<T> weight() const { return packed_->unpack(); }
-  ConstVectorMap<T> bias() const { return bias_.vector(); }
+  ConstVectorMap<T> bias() const { return packed_->bias(); }
 
   // out = activation(x W^T + b), written into `out` (rows x out_features) without
   // allocating. PackedWeight::multiply checks the shapes (a default-constructed layer has a
@@ -70,7 +70,6 @@ class Linear {
   }
 
  private:
-  Tensor<T> bias_;
   std::shared_ptr<const PackedWeight<T>> packed_ = std::make_shared<const PackedWeight<T>>();
 };
 

@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -57,8 +58,8 @@ class PackedWeight {
       throw ShapeError(
           detail::concat("PackedWeight: bias has ", bias.size(), " entries, expected ", outputs_));
     // Zero-padded to whole panels, like the weight, for the last panel's full-width loads.
-    bias_.assign(static_cast<std::size_t>(panel_count() * kPanelWidth), T(0));
-    for (Index o = 0; o < outputs_; ++o) bias_[static_cast<std::size_t>(o)] = bias(o);
+    bias_.emplace(static_cast<std::size_t>(panel_count() * kPanelWidth), T(0));
+    for (Index o = 0; o < outputs_; ++o) (*bias_)[static_cast<std::size_t>(o)] = bias(o);
   }
 
   // Packs `weight` (out_features x in_features, any Eigen expression: a transposed view, a
@@ -69,7 +70,7 @@ class PackedWeight {
   void pack(const Eigen::MatrixBase<Derived>& weight) {
     outputs_ = weight.rows();
     inputs_ = weight.cols();
-    bias_.clear();
+    bias_.reset();
     const Index panels = panel_count();
     panels_.resize(panels * inputs_ * kPanelWidth);
     for (Index p = 0; p < panels; ++p) {
@@ -95,7 +96,11 @@ class PackedWeight {
 
   Index out_features() const { return outputs_; }
   Index in_features() const { return inputs_; }
-  bool has_bias() const { return !bias_.empty(); }
+  bool has_bias() const { return bias_.has_value(); }
+  // The bias (out_features), empty without one.
+  ConstVectorMap<T> bias() const {
+    return has_bias() ? ConstVectorMap<T>(bias_->data(), outputs_) : ConstVectorMap<T>(nullptr, 0);
+  }
 
   // out = activation(x W^T + bias). Output columns are split between the OpenMP threads
   // (when there are several and this is not already a parallel region) in chunks of whole
@@ -111,7 +116,7 @@ class PackedWeight {
                                       ", expected ", x.rows(), " x ", outputs_));
     if (inputs_ == 0) {  // every output is an empty sum
       if (has_bias())
-        out.rowwise() = Eigen::Map<const RowVector<T>>(bias_.data(), outputs_);
+        out.rowwise() = bias().transpose();
       else
         out.setZero();
       apply_activation(activation, out);
@@ -294,7 +299,7 @@ class PackedWeight {
               const T* panel = panel_data(p) + k0 * kPanelWidth;
               const Index column = p * kPanelWidth;
               const Index width = std::min(kPanelWidth, outputs_ - column);
-              const T* bias = has_bias() ? bias_.data() + column : nullptr;
+              const T* bias = has_bias() ? bias_->data() + column : nullptr;
               if (width == kPanelWidth)
                 kernel(rows, depth, a, x.outerStride(), panel, bias, &out(r, column),
                        out.outerStride(), accumulate);
@@ -378,7 +383,7 @@ class PackedWeight {
   // (loads are the unaligned kind all the same, in case alignment is disabled); on huge pages
   // where the system allows it.
   HugePageBuffer<T> panels_;
-  std::vector<T> bias_;  // empty without a bias, else panel_count() * kPanelWidth entries
+  std::optional<std::vector<T>> bias_;  // panel_count() * kPanelWidth entries
 };
 
 }  // namespace eigenformer
