@@ -6,7 +6,7 @@
 // decoder), and the image preprocessing. Times are per image.
 
 #include <eigenformer/models/rtdetr/model.hpp>
-#include <eigenformer/vision/preprocess.hpp>
+#include <eigenformer/models/rtdetr/image_processor.hpp>
 
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>

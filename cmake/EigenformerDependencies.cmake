@@ -29,3 +29,7 @@ if(PkgConfig_FOUND)
   pkg_check_modules(EIGENFORMER_UTF8PROC QUIET IMPORTED_TARGET libutf8proc)
   pkg_check_modules(EIGENFORMER_STB QUIET IMPORTED_TARGET stb)
 endif()
+
+# libjpeg (JPEG decoding in image/, eigenformer::image): CMake's FindJPEG gives JPEG::JPEG.
+# Debian's libjpeg-dev is libjpeg-turbo, the decoder OpenCV and PIL use there.
+find_package(JPEG QUIET)

@@ -9,7 +9,7 @@ packages=(
   cmake g++ make pkg-config          # toolchain (g++ brings libgomp, libasan, libtsan, libubsan)
   libeigen3-dev nlohmann-json3-dev   # core library
   libutf8proc-dev                    # tokenizer (eigenformer::text)
-  libstb-dev                         # image I/O (eigenformer::image)
+  libstb-dev libjpeg-dev             # image I/O (eigenformer::image)
   googletest libgtest-dev            # tests
   libbenchmark-dev                   # bench/
   clang libclang-rt-14-dev           # libFuzzer targets (tests/fuzz)

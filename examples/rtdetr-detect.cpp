@@ -1,22 +1,16 @@
-// rtdetr-detect: object detection with a HF RT-DETR model folder. See `rtdetr-detect --help`.
+// rtdetr-detect: object detection with an RT-DETR model: a HF folder or an ultralytics
+// checkpoint (rtdetr-l.pt, rtdetr-x.pt). See `rtdetr-detect --help`.
 
 #include <eigenformer/core/threading.hpp>
+#include <eigenformer/image/detection_plot.hpp>
+#include <eigenformer/image/image_file.hpp>
 #include <eigenformer/io/safetensors.hpp>
+#include <eigenformer/models/rtdetr/image_processor.hpp>
 #include <eigenformer/models/rtdetr/model.hpp>
 #include <eigenformer/models/rtdetr/post_process.hpp>
-#include <eigenformer/vision/image_io.hpp>
-#include <eigenformer/vision/preprocess.hpp>
+#include <eigenformer/models/ultralytics/predictor.hpp>
 
 #include <nlohmann/json.hpp>
-
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#endif
-#include <stb_easy_font.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
 
 #include "common/cli.hpp"
 
@@ -38,24 +32,33 @@ using eigenformer::Index;
 using eigenformer::Matrix;
 using eigenformer::RTDetrDetections;
 
-const char* const kUsage = R"(usage: rtdetr-detect --model DIR [options] IMAGE...
-       rtdetr-detect --model DIR --input-tensor FILE.safetensors [--raw]
+const char* const kUsage = R"(usage: rtdetr-detect --model PATH [options] IMAGE...
+       rtdetr-detect --model PATH --input-tensor FILE.safetensors [--raw]
 
-Detects objects in each IMAGE (JPEG, PNG, BMP, ...) with the RT-DETR model in DIR
-(config.json, model.safetensors, and preprocessor_config.json if present) and prints one
-JSON line per image:
+Detects objects in each IMAGE (JPEG, PNG, BMP, ...) with the RT-DETR model at PATH:
+  - a folder: a HF model (config.json, model.safetensors, and preprocessor_config.json
+    if present);
+  - a .pt file: an ultralytics checkpoint (rtdetr-l.pt, rtdetr-x.pt, or a trainer's
+    last.pt / best.pt), run as ultralytics' predictor runs it.
+Prints one JSON line per image:
   {"image": ..., "detections": [{"label": "person", "label_id": 0, "score": 0.93,
                                  "box": [x0, y0, x1, y1]}, ...]}
 with boxes in the image's own pixel coordinates.
 
-  --threshold X        keep detections scoring above X (default 0.5)
+  --conf X             keep detections scoring above X (default 0.25 for ultralytics
+                       checkpoints, 0.5 for HF folders; --threshold is the same option)
+  --classes A,B,...    keep only these class ids
+  --imgsz N            ultralytics: the square input size (default: the checkpoint's)
   --threads N          threads (default: one per core)
   --out FILE.png       draw the detections and write a PNG (with several images,
                        FILE-<i>.png for image i)
-  --input-tensor FILE  run on the tensor pixel_values (N, 3, H, W) of a safetensors file
-                       instead of images; boxes are then in that tensor's pixels
-  --raw                print the model's raw {"logits": [[...]], "pred_boxes": [[...]]}
-                       (queries x classes before the sigmoid; cx, cy, w, h in [0, 1])
+  --show               draw the detections to a temporary PNG, print its path and open it
+                       in the desktop's viewer when there is a display
+  --input-tensor FILE  run on a 4-D tensor of a safetensors file instead of images:
+                       pixel_values (HF) or images / pixel_values (ultralytics)
+  --raw                print the model's raw outputs: HF {"logits": [[...]],
+                       "pred_boxes": [[...]]}; ultralytics {"y": [[...]]}, its model(x)[0]
+                       (per query cx, cy, w, h as fractions, then the class scores)
 )";
 
 // `value` rounded to `digits` significant digits, so JSON shows 0.93 rather than the float
@@ -88,74 +91,6 @@ nlohmann::ordered_json detections_json(const std::vector<Detection<float>>& dete
   return list;
 }
 
-// --- drawing -------------------------------------------------------------------------
-
-struct Colour {
-  std::uint8_t r, g, b;
-};
-
-Colour label_colour(std::int64_t label_id) {
-  static const Colour palette[] = {{230, 25, 75},  {60, 180, 75},  {255, 225, 25}, {0, 130, 200},
-                                   {245, 130, 48}, {145, 30, 180}, {70, 240, 240}, {240, 50, 230},
-                                   {210, 245, 60}, {250, 190, 212}};
-  return palette[static_cast<std::size_t>(label_id) % (sizeof palette / sizeof palette[0])];
-}
-
-void fill_rect(Image& image, Index x0, Index y0, Index x1, Index y1, Colour colour) {
-  x0 = std::max<Index>(x0, 0), y0 = std::max<Index>(y0, 0);
-  x1 = std::min(x1, image.width), y1 = std::min(y1, image.height);
-  for (Index y = y0; y < y1; ++y)
-    for (Index x = x0; x < x1; ++x) {
-      image.at(y, x, 0) = colour.r;
-      image.at(y, x, 1) = colour.g;
-      image.at(y, x, 2) = colour.b;
-    }
-}
-
-// stb_easy_font renders text as axis-aligned quads (4 vertices of 16 bytes: x, y, z floats
-// and an RGBA colour), about 6 x 7 pixels a character, drawn here `scale` times larger.
-void draw_text(Image& image, Index x, Index y, const std::string& text, Colour colour,
-               Index scale) {
-  std::vector<char> buffer(text.size() * 300 + 64);
-  std::string copy = text;  // the font covers printable ASCII only
-  for (char& c : copy)
-    if (c < 32 || c > 126) c = '?';
-  unsigned char rgba[4] = {colour.r, colour.g, colour.b, 255};
-  const int quads =
-      stb_easy_font_print(0, 0, copy.data(), rgba, buffer.data(), static_cast<int>(buffer.size()));
-  for (int q = 0; q < quads; ++q) {
-    const auto* v = reinterpret_cast<const float*>(buffer.data() + q * 64);  // 4 vertices
-    const float left = v[0], top = v[1], right = v[8], bottom = v[9];
-    fill_rect(image, x + static_cast<Index>(left * scale), y + static_cast<Index>(top * scale),
-              x + static_cast<Index>(right * scale), y + static_cast<Index>(bottom * scale),
-              colour);
-  }
-}
-
-void draw_detections(Image& image, const std::vector<Detection<float>>& detections) {
-  const Index thickness = std::max<Index>(2, std::min(image.width, image.height) / 300);
-  const Index scale = std::max<Index>(1, std::min(image.width, image.height) / 400);
-  for (const auto& d : detections) {
-    const Colour colour = label_colour(d.label_id);
-    const Index x0 = static_cast<Index>(d.box[0]), y0 = static_cast<Index>(d.box[1]);
-    const Index x1 = static_cast<Index>(d.box[2]), y1 = static_cast<Index>(d.box[3]);
-    fill_rect(image, x0, y0, x1, y0 + thickness, colour);
-    fill_rect(image, x0, y1 - thickness, x1, y1, colour);
-    fill_rect(image, x0, y0, x0 + thickness, y1, colour);
-    fill_rect(image, x1 - thickness, y0, x1, y1, colour);
-    char score[16];
-    std::snprintf(score, sizeof score, " %.2f", static_cast<double>(d.score));
-    const std::string caption = d.label + score;
-    // Above the box's top-left corner, moved inside the image when that is off its edge.
-    const Index caption_height = 10 * scale, caption_y = std::max<Index>(y0 - caption_height, 0);
-    const Index caption_width = static_cast<Index>(caption.size()) * 6 * scale + 2 * scale;
-    const Index caption_x = std::max<Index>(std::min(x0, image.width - caption_width), 0);
-    fill_rect(image, caption_x, caption_y, caption_x + caption_width, caption_y + caption_height,
-              colour);
-    draw_text(image, caption_x + scale, caption_y + scale, caption, Colour{0, 0, 0}, scale);
-  }
-}
-
 std::string numbered_path(const std::string& path, std::size_t index, std::size_t count) {
   if (count == 1) return path;
   const std::filesystem::path p(path);
@@ -167,56 +102,110 @@ std::string numbered_path(const std::string& path, std::size_t index, std::size_
 // --- main ------------------------------------------------------------------------------
 
 struct Options {
-  std::string model_dir;
-  float threshold = 0.5f;
+  std::string model;
+  std::optional<double> conf;
+  std::optional<std::vector<std::int64_t>> classes;
+  Index imgsz = 0;
   std::optional<std::string> out;
+  bool show = false;
   std::optional<std::string> input_tensor;
   bool raw = false;
   std::vector<std::string> images;
 };
 
+std::vector<std::int64_t> parse_classes(const std::string& text) {
+  std::vector<std::int64_t> ids;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    char* end = nullptr;
+    const long long id = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || id < 0 || id > (1 << 20))
+      throw cli::UsageError("--classes takes class ids separated by commas, got '" + text + "'");
+    ids.push_back(id);
+    start = comma + 1;
+  }
+  return ids;
+}
+
 Options parse_options(int argc, char** argv) {
-  const cli::Arguments args(argc, argv, {"model", "threshold", "threads", "out", "input-tensor"},
-                            {"raw", "help"});
+  const cli::Arguments args(
+      argc, argv,
+      {"model", "threshold", "conf", "classes", "imgsz", "threads", "out", "input-tensor"},
+      {"raw", "show", "help"});
   if (args.has("help")) {
     std::cout << kUsage;
     std::exit(0);
   }
   Options options;
-  options.model_dir = args.get_or("model", "");
-  if (options.model_dir.empty()) throw cli::UsageError("--model DIR is required");
-  options.threshold = static_cast<float>(args.get_double("threshold", 0.5, 0.0, 1.0));
+  options.model = args.get_or("model", "");
+  if (options.model.empty()) throw cli::UsageError("--model PATH is required");
+  if (args.has("conf") && args.has("threshold"))
+    throw cli::UsageError("--conf and --threshold are the same option: give one");
+  if (args.has("conf") || args.has("threshold"))
+    options.conf = args.get_double(args.has("conf") ? "conf" : "threshold", 0.25, 0.0, 1.0);
+  if (auto classes = args.get("classes")) options.classes = parse_classes(*classes);
+  options.imgsz = args.get_int("imgsz", 0, 32, 8192);
+  if (args.has("imgsz") && options.imgsz % 32 != 0)
+    throw cli::UsageError("--imgsz must be a multiple of 32");
   eigenformer::set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
   options.out = args.get("out");
+  options.show = args.has("show");
   options.input_tensor = args.get("input-tensor");
   options.raw = args.has("raw");
   options.images = args.positional();
   if (options.input_tensor && !options.images.empty())
     throw cli::UsageError("give either IMAGE arguments or --input-tensor, not both");
   if (!options.input_tensor && options.images.empty()) throw cli::UsageError("no IMAGE given");
-  if (options.input_tensor && options.out)
-    throw cli::UsageError("--out draws on IMAGE inputs; it cannot be used with --input-tensor");
+  if (options.input_tensor && (options.out || options.show))
+    throw cli::UsageError("--out and --show draw on IMAGE inputs, not on --input-tensor");
   return options;
 }
 
-class Detector {
+void print_line(const std::string& name, const char* key, nlohmann::ordered_json value) {
+  nlohmann::ordered_json line = {{"image", name}};
+  line[key] = std::move(value);
+  std::cout << line.dump() << '\n' << std::flush;
+}
+
+// The image's drawing to --out and/or --show.
+void draw(const Options& options, const Image& image,
+          const std::vector<Detection<float>>& detections, std::size_t index,
+          const std::string& name) {
+  if (!options.out && !options.show) return;
+  eigenformer::Results results;
+  results.path = name;
+  results.image = image;
+  results.boxes = detections;
+  if (options.out)
+    eigenformer::write_png(numbered_path(*options.out, index, options.images.size()),
+                           results.plot());
+  if (options.show)
+    std::cerr << "rtdetr-detect: drawing of " << name << " in " << results.show() << '\n';
+}
+
+// A HF RT-DETR folder.
+class HFDetector {
  public:
-  explicit Detector(const Options& options)
+  explicit HFDetector(const Options& options)
       : options_(options),
-        model_(eigenformer::RTDetrModel<float>::load(options.model_dir)),
-        processor_(eigenformer::RTDetrImageProcessor::load(options.model_dir)) {}
+        model_(eigenformer::RTDetrModel<float>::load(options.model)),
+        processor_(eigenformer::RTDetrImageProcessor::load(options.model)) {
+    if (options.imgsz)
+      throw cli::UsageError(
+          "--imgsz applies to ultralytics checkpoints; a HF folder's "
+          "preprocessor_config.json sets the size");
+  }
 
   void run_images() const {
     for (std::size_t i = 0; i < options_.images.size(); ++i) {
       const std::string& path = options_.images[i];
-      Image image = eigenformer::load_image(path);
+      const Image image = eigenformer::load_image(path);
       const RTDetrDetections<float> out = model_.forward(processor_.preprocess<float>(image));
       const auto detections = post_process(out, image.width, image.height);
       print(path, out, detections);
-      if (options_.out) {
-        draw_detections(image, detections);
-        eigenformer::write_png(numbered_path(*options_.out, i, options_.images.size()), image);
-      }
+      draw(options_, image, detections, i, path);
     }
   }
 
@@ -233,10 +222,20 @@ class Detector {
   std::vector<Detection<float>> post_process(const RTDetrDetections<float>& out, Index width,
                                              Index height) const {
     const auto& config = model_.config();
-    return eigenformer::post_process_object_detection<float>(
+    auto detections = eigenformer::post_process_object_detection<float>(
         out.logits, out.pred_boxes, config.id2label,
-        {static_cast<double>(width), static_cast<double>(height)}, options_.threshold,
-        config.use_focal_loss);
+        {static_cast<double>(width), static_cast<double>(height)},
+        static_cast<float>(options_.conf.value_or(0.5)), config.use_focal_loss);
+    if (options_.classes) {
+      const auto& keep = *options_.classes;
+      detections.erase(std::remove_if(detections.begin(), detections.end(),
+                                      [&](const Detection<float>& d) {
+                                        return std::find(keep.begin(), keep.end(), d.label_id) ==
+                                               keep.end();
+                                      }),
+                       detections.end());
+    }
+    return detections;
   }
 
   void print(const std::string& name, const RTDetrDetections<float>& out,
@@ -256,16 +255,88 @@ class Detector {
   eigenformer::RTDetrImageProcessor processor_;
 };
 
+// An ultralytics checkpoint, run as RTDETR(path).predict(image) runs it.
+class UltralyticsDetector {
+ public:
+  explicit UltralyticsDetector(const Options& options)
+      : options_(options), detector_(options.model) {
+    predict_.conf = options.conf.value_or(0.25);
+    predict_.classes = options.classes;
+    predict_.imgsz = options.imgsz;
+  }
+
+  void run_images() const {
+    for (std::size_t i = 0; i < options_.images.size(); ++i) {
+      const std::string& path = options_.images[i];
+      if (options_.raw) {
+        const Index imgsz = options_.imgsz ? options_.imgsz : detector_.model().config().imgsz;
+        const auto out = detector_.model().forward(
+            eigenformer::ultralytics_letterbox<float>(eigenformer::load_image(path), imgsz));
+        print_line(path, "y", rows_json(out.y));
+        continue;
+      }
+      const eigenformer::Results results = detector_.predict(path, predict_);
+      print_line(path, "detections", detections_json(results.boxes));
+      draw(options_, results.image, results.boxes, i, path);
+    }
+  }
+
+  void run_tensor() const {
+    const auto file = eigenformer::SafeTensorsFile::open(*options_.input_tensor);
+    const char* name = file->contains("images") ? "images" : "pixel_values";
+    const auto images = file->tensor<float>(name);
+    if (images.rank() != 4)
+      throw eigenformer::ShapeError(*options_.input_tensor + ": tensor '" + name +
+                                    "' must be (batch, 3, height, width)");
+    for (Index n = 0; n < images.dim(0); ++n) {
+      const auto out = detector_.model().forward(FeatureMap<float>::from_nchw(images, n));
+      const std::string label = *options_.input_tensor + "#" + std::to_string(n);
+      if (options_.raw) {
+        print_line(label, "y", rows_json(out.y));
+      } else {
+        eigenformer::UltralyticsPostProcessOptions post;
+        post.conf = predict_.conf;
+        post.classes = predict_.classes;
+        print_line(label, "detections",
+                   detections_json(eigenformer::ultralytics_post_process<float>(
+                       out.y, images.dim(3), images.dim(2), detector_.names(), post)));
+      }
+    }
+  }
+
+ private:
+  const Options& options_;
+  eigenformer::RTDETR detector_;
+  eigenformer::PredictOptions predict_;
+};
+
+// A folder is a HF model, a file an ultralytics checkpoint.
+template <typename Run>
+void with_detector(const Options& options, Run run) {
+  const std::filesystem::path path(options.model);
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    run(HFDetector(options));
+  } else if (std::filesystem::is_regular_file(path, error)) {
+    run(UltralyticsDetector(options));
+  } else {
+    throw eigenformer::FormatError(options.model +
+                                   ": no such model (expected a HF model folder or an "
+                                   "ultralytics .pt checkpoint)");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
     const Options options = parse_options(argc, argv);
-    const Detector detector(options);
-    if (options.input_tensor)
-      detector.run_tensor();
-    else
-      detector.run_images();
+    with_detector(options, [&](const auto& detector) {
+      if (options.input_tensor)
+        detector.run_tensor();
+      else
+        detector.run_images();
+    });
     return 0;
   } catch (const cli::UsageError& e) {
     std::cerr << "rtdetr-detect: " << e.what() << "\n\n" << kUsage;

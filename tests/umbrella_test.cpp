@@ -1,7 +1,7 @@
 // The umbrella headers compile on their own and together, and expose the main types.
 #include <eigenformer/eigenformer.hpp>
 #include <eigenformer/text.hpp>
-#include <eigenformer/vision.hpp>
+#include <eigenformer/image.hpp>
 
 #include <gtest/gtest.h>
 

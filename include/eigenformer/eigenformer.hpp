@@ -1,7 +1,9 @@
 #pragma once
 // Everything in eigenformer that needs only Eigen and nlohmann_json: the building blocks,
-// the file formats, the BERT model and the RT-DETR detector. The tokenizer (utf8proc) is in
-// <eigenformer/text.hpp>, image files (stb) in <eigenformer/vision.hpp>.
+// the file formats (safetensors, PyTorch checkpoints), the BERT model and the RT-DETR detectors
+// (HF folders and ultralytics checkpoints). The tokenizer (utf8proc) is in
+// <eigenformer/text.hpp>, image files and drawing
+// (stb, libjpeg) in <eigenformer/image.hpp>.
 
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/huge_page_buffer.hpp>
@@ -13,7 +15,10 @@
 
 #include <eigenformer/io/dtype.hpp>
 #include <eigenformer/io/json_config.hpp>
+#include <eigenformer/io/pickle.hpp>
 #include <eigenformer/io/safetensors.hpp>
+#include <eigenformer/io/torch_checkpoint.hpp>
+#include <eigenformer/io/zip_archive.hpp>
 
 #include <eigenformer/nn/activations.hpp>
 #include <eigenformer/nn/embedding.hpp>
@@ -40,12 +45,16 @@
 #include <eigenformer/models/bert/model.hpp>
 #include <eigenformer/models/bert/pooling.hpp>
 
-#include <eigenformer/vision/concat.hpp>
-#include <eigenformer/vision/conv2d.hpp>
-#include <eigenformer/vision/conv_norm.hpp>
-#include <eigenformer/vision/feature_map.hpp>
-#include <eigenformer/vision/pooling.hpp>
-#include <eigenformer/vision/resize.hpp>
+#include <eigenformer/cnn/concat.hpp>
+#include <eigenformer/cnn/conv2d.hpp>
+#include <eigenformer/cnn/conv_norm.hpp>
+#include <eigenformer/cnn/feature_map.hpp>
+#include <eigenformer/cnn/pad.hpp>
+#include <eigenformer/cnn/pool2d.hpp>
+#include <eigenformer/cnn/upsample.hpp>
 
 #include <eigenformer/models/rtdetr/model.hpp>
 #include <eigenformer/models/rtdetr/post_process.hpp>
+
+#include <eigenformer/models/ultralytics/post_process.hpp>
+#include <eigenformer/models/ultralytics/rtdetr_model.hpp>

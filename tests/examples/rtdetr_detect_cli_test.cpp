@@ -1,11 +1,15 @@
 // Runs the rtdetr-detect binary: its raw outputs on the fixture's pixel_values against HF's,
 // its detections on a PNG against the library's post-processing of its raw outputs, the
 // annotated PNG, and its exit codes.
+#include <eigenformer/image/image_file.hpp>
+#include <eigenformer/io/safetensors.hpp>
 #include <eigenformer/models/rtdetr/config.hpp>
 #include <eigenformer/models/rtdetr/post_process.hpp>
-#include <eigenformer/vision/image_io.hpp>
 
 #include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
 
 #include "examples/command.hpp"
 #include "fixture.hpp"
@@ -151,6 +155,94 @@ TEST_F(DetectOnPng, ExitCodesAndMessages) {
                         shell_quoted(dir.path()) + " " + shell_quoted(image_path))
                 .exit_code,
             1);  // no config.json there
+}
+
+// --- ultralytics checkpoints ----------------------------------------------------------
+
+std::string detect_pt(const std::string& arguments) {
+  return std::string(EIGENFORMER_RTDETR_DETECT) + " --model " +
+         shell_quoted(data_path("ultralytics/rtdetr-tiny.pt")) + " " + arguments;
+}
+
+// A one-tensor safetensors file: `name`, float32 of `shape`.
+void write_safetensors(const std::string& path, const std::string& name, const Shape& shape,
+                       const std::vector<float>& values) {
+  nlohmann::json header;
+  header[name] = {
+      {"dtype", "F32"}, {"shape", shape}, {"data_offsets", {0, values.size() * sizeof(float)}}};
+  const std::string text = header.dump();
+  std::ofstream out(path, std::ios::binary);
+  const std::uint64_t size = text.size();
+  out.write(reinterpret_cast<const char*>(&size), sizeof size);
+  out << text;
+  out.write(reinterpret_cast<const char*>(values.data()),
+            static_cast<std::streamsize>(values.size() * sizeof(float)));
+}
+
+// `rtdetr-detect --model rtdetr-tiny.pt bus.jpg` against ultralytics' predictor on bus.jpg.
+TEST(RTDetrDetectUltralytics, DetectionsOnTheJpegMatchUltralytics) {
+  TempDir dir;
+  const std::string drawn = dir.file("bus-detected.png");
+  const auto result = run_command(detect_pt("--out " + shell_quoted(drawn) + " " +
+                                            shell_quoted(data_path("ultralytics/bus.jpg"))));
+  ASSERT_EQ(result.exit_code, 0);
+  const auto json = nlohmann::json::parse(lines_of(result.out).at(0));
+  const auto reference = SafeTensorsFile::open(data_path("ultralytics/io.safetensors"));
+  const Tensor<float> xyxy = reference->tensor<float>("bus.det_xyxy");
+  const Tensor<float> conf = reference->tensor<float>("bus.det_conf");
+  const Tensor<float> cls = reference->tensor<float>("bus.det_cls");
+  const auto& detections = json.at("detections");
+  ASSERT_EQ(static_cast<Index>(detections.size()), conf.size());
+  for (std::size_t i = 0; i < detections.size(); ++i) {
+    EXPECT_EQ(detections[i].at("label_id").get<Index>(), static_cast<Index>(cls.data()[i])) << i;
+    EXPECT_NEAR(detections[i].at("score").get<double>(), conf.data()[i], 1e-4) << i;
+    for (std::size_t k = 0; k < 4; ++k)
+      EXPECT_NEAR(detections[i].at("box").at(k).get<double>(), xyxy.data()[i * 4 + k], 1e-2) << i;
+  }
+  const Image image = load_image(drawn);
+  EXPECT_EQ(image.width, 810);
+  EXPECT_EQ(image.height, 1080);
+
+  // A class filter keeps only those classes.
+  const auto people = run_command(
+      detect_pt("--classes 0 --conf 0.25 " + shell_quoted(data_path("ultralytics/bus.jpg"))));
+  ASSERT_EQ(people.exit_code, 0);
+  for (const auto& d : nlohmann::json::parse(lines_of(people.out).at(0)).at("detections"))
+    EXPECT_EQ(d.at("label").get<std::string>(), "person");
+}
+
+// --input-tensor --raw prints ultralytics' y for the tensor `images`.
+TEST(RTDetrDetectUltralytics, RawOutputOfAnInputTensorIsUltralyticsY) {
+  TempDir dir;
+  const auto reference = SafeTensorsFile::open(data_path("ultralytics/io.safetensors"));
+  const Tensor<float> u8 = reference->tensor<float>("small.input_u8");
+  std::vector<float> values(u8.data(), u8.data() + u8.size());
+  for (float& v : values) v /= 255.0f;
+  const std::string input = dir.file("images.safetensors");
+  write_safetensors(input, "images", u8.shape(), values);
+  const auto result = run_command(detect_pt("--input-tensor " + shell_quoted(input) + " --raw"));
+  ASSERT_EQ(result.exit_code, 0);
+  const Matrix<float> y = to_matrix(nlohmann::json::parse(lines_of(result.out).at(0)).at("y"));
+  const Tensor<float> expected = reference->tensor<float>("small.y");
+  EXPECT_LT((y - expected.matrix(40, 84)).cwiseAbs().maxCoeff(), 1e-4f);
+}
+
+TEST(RTDetrDetectUltralytics, RefusesMissingModelsAndHostileCheckpointsClearly) {
+  const std::string bus = shell_quoted(data_path("ultralytics/bus.jpg"));
+  auto missing = run_command(
+      std::string(EIGENFORMER_RTDETR_DETECT) + " --model /nonexistent/x.pt " + bus, true);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.out.find("/nonexistent/x.pt"), std::string::npos) << missing.out;
+  std::remove("/tmp/eigenformer-hostile-ran");
+  auto hostile =
+      run_command(std::string(EIGENFORMER_RTDETR_DETECT) + " --model " +
+                      shell_quoted(data_path("ultralytics/hostile/os-system.pt")) + " " + bus,
+                  true);
+  EXPECT_EQ(hostile.exit_code, 1);
+  EXPECT_NE(hostile.out.find("os.system"), std::string::npos) << hostile.out;
+  EXPECT_FALSE(std::ifstream("/tmp/eigenformer-hostile-ran").good());
+  EXPECT_EQ(run_command(detect_pt("--imgsz 100 " + bus)).exit_code, 2);
+  EXPECT_EQ(run_command(detect_pt("--classes a,b " + bus)).exit_code, 2);
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 #include <eigenformer/models/bert/config.hpp>
 #include <eigenformer/models/rtdetr/backbone.hpp>
 #include <eigenformer/models/rtdetr/config.hpp>
-#include <eigenformer/vision/preprocess.hpp>
+#include <eigenformer/models/rtdetr/image_processor.hpp>
 
 #include "fuzz_support.hpp"
 

@@ -3,7 +3,7 @@
 // must compile, link their dependencies (Eigen, nlohmann_json, utf8proc, stb) and run.
 #include <eigenformer/attention/multi_head_attention.hpp>
 #include <eigenformer/text/bert_tokenizer.hpp>
-#include <eigenformer/vision/image_io.hpp>
+#include <eigenformer/image/image_file.hpp>
 
 #include <cstdio>
 #include <filesystem>

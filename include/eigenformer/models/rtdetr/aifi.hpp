@@ -8,13 +8,13 @@
 // Weights use the names HF checkpoints store (model.encoder.encoder.<i>.layers.<j>.):
 // self_attn.{q,k,v,out}_proj, self_attn_layer_norm, fc1, fc2, final_layer_norm.
 
+#include <eigenformer/cnn/feature_map.hpp>
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/sequence_batch.hpp>
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/models/rtdetr/config.hpp>
 #include <eigenformer/nn/positional_encoding.hpp>
 #include <eigenformer/transformer/encoder_layer.hpp>
-#include <eigenformer/vision/feature_map.hpp>
 
 #include <optional>
 #include <string>
@@ -47,12 +47,15 @@ template <typename T>
 class RTDetrAIFILayer {
  public:
   RTDetrAIFILayer() = default;
-  // Without `position_temperature` the layers see no position embedding.
+  // Without `position_temperature` the layers see no position embedding. ultralytics' AIFI
+  // builds its grid with meshgrid(w, h, indexing="ij"): HF's embedding of a map with height and
+  // width swapped (`swapped_grid`); the two agree on square maps only.
   RTDetrAIFILayer(std::vector<TransformerEncoderLayer<T>> layers, Index hidden_dim,
-                  std::optional<double> position_temperature)
+                  std::optional<double> position_temperature, bool swapped_grid = false)
       : layers_(std::move(layers)),
         hidden_dim_(hidden_dim),
-        position_temperature_(position_temperature) {}
+        position_temperature_(position_temperature),
+        swapped_grid_(swapped_grid) {}
 
   // Binds `<prefix>layers.<j>.` for every encoder layer; `prefix` is
   // "model.encoder.encoder.<i>.".
@@ -82,7 +85,9 @@ class RTDetrAIFILayer {
     std::optional<Matrix<T>> position;
     if (position_temperature_)
       position =
-          sincos_position_embedding_2d<T>(width, height, hidden_dim_, *position_temperature_);
+          swapped_grid_
+              ? sincos_position_embedding_2d<T>(height, width, hidden_dim_, *position_temperature_)
+              : sincos_position_embedding_2d<T>(width, height, hidden_dim_, *position_temperature_);
     const SequenceBatch one_map = SequenceBatch::single(hidden.rows());
     for (const auto& layer : layers_) {
       if (position)
@@ -106,6 +111,7 @@ class RTDetrAIFILayer {
   std::vector<TransformerEncoderLayer<T>> layers_;
   Index hidden_dim_ = 0;
   std::optional<double> position_temperature_;
+  bool swapped_grid_ = false;
 };
 
 // All AIFI layers of the hybrid encoder: AIFI i transforms level encode_proj_layers[i].

@@ -24,10 +24,10 @@
 #include <eigenformer/io/json_config.hpp>
 #include <eigenformer/models/config_reader.hpp>
 #include <eigenformer/nn/activations.hpp>
-#include <eigenformer/vision/conv2d.hpp>
-#include <eigenformer/vision/conv_norm.hpp>
-#include <eigenformer/vision/feature_map.hpp>
-#include <eigenformer/vision/pooling.hpp>
+#include <eigenformer/cnn/conv2d.hpp>
+#include <eigenformer/cnn/conv_norm.hpp>
+#include <eigenformer/cnn/feature_map.hpp>
+#include <eigenformer/cnn/pool2d.hpp>
 
 #include <optional>
 #include <string>

@@ -14,7 +14,7 @@
 #include <eigenformer/models/rtdetr/config.hpp>
 #include <eigenformer/models/rtdetr/decoder.hpp>
 #include <eigenformer/models/rtdetr/query_selection.hpp>
-#include <eigenformer/vision/feature_map.hpp>
+#include <eigenformer/cnn/feature_map.hpp>
 
 #include <filesystem>
 #include <string>

@@ -23,11 +23,11 @@
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/models/rtdetr/aifi.hpp>
 #include <eigenformer/models/rtdetr/config.hpp>
-#include <eigenformer/vision/concat.hpp>
-#include <eigenformer/vision/conv2d.hpp>
-#include <eigenformer/vision/conv_norm.hpp>
-#include <eigenformer/vision/feature_map.hpp>
-#include <eigenformer/vision/resize.hpp>
+#include <eigenformer/cnn/concat.hpp>
+#include <eigenformer/cnn/conv2d.hpp>
+#include <eigenformer/cnn/conv_norm.hpp>
+#include <eigenformer/cnn/feature_map.hpp>
+#include <eigenformer/cnn/upsample.hpp>
 
 #include <functional>
 #include <optional>

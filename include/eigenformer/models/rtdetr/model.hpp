@@ -17,7 +17,7 @@
 #include <eigenformer/models/rtdetr/config.hpp>
 #include <eigenformer/models/rtdetr/head.hpp>
 #include <eigenformer/models/rtdetr/hybrid_encoder.hpp>
-#include <eigenformer/vision/feature_map.hpp>
+#include <eigenformer/cnn/feature_map.hpp>
 
 #include <filesystem>
 #include <string>

@@ -33,7 +33,8 @@ struct Detection {
   std::int64_t label_id = 0;
   std::string label;
   T score = T(0);
-  std::array<T, 4> box{};  // x0, y0, x1, y1 (top-left, bottom-right) in target-image units
+  std::array<T, 4> box{};   // x0, y0, x1, y1 (top-left, bottom-right) in target-image units
+  std::int64_t query = -1;  // the model output row it came from, where one query gives one box
 };
 
 // The target image's size; the default keeps boxes normalised to [0, 1].
