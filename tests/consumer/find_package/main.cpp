@@ -2,9 +2,12 @@
 // found with find_package, or pulled in with FetchContent): the core, text and image parts
 // must compile, link their dependencies (Eigen, nlohmann_json, utf8proc, stb) and run.
 #include <eigenformer/attention/multi_head_attention.hpp>
-#include <eigenformer/text/bert_tokenizer.hpp>
+#include <eigenformer/core/build_info.hpp>
+#include <eigenformer/core/threading.hpp>
 #include <eigenformer/image/image_file.hpp>
+#include <eigenformer/text/bert_tokenizer.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -56,9 +59,32 @@ bool image_round_trips() {
                "a PNG written and read back with stb is unchanged");
 }
 
+// What a user's plain build gets: the kernels, the threads, and the time of a MiniLM-sized
+// layer's products (printed, not checked: timing assertions have no place in tests).
+void report_speed() {
+  std::printf("build: %s\n", eigenformer::build_info_string().c_str());
+  const Index rows = 8 * 128, width = 384;
+  const Linear<float> up(Matrix<float>::Random(4 * width, width), Vector<float>::Random(4 * width));
+  const Linear<float> down(Matrix<float>::Random(width, 4 * width), Vector<float>::Random(width));
+  const Matrix<float> x = Matrix<float>::Random(rows, width);
+  for (int threads : {1, 2}) {
+    eigenformer::set_num_threads(threads);
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 6; ++i) {
+      const Matrix<float> y = down.forward(up.forward(x));
+      if (!y.allFinite()) std::printf("non-finite output\n");
+    }
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::printf("6 feed-forward blocks of 8 x 128 tokens (MiniLM widths), %d thread(s): %.1f ms\n",
+                threads, ms);
+  }
+}
+
 }  // namespace
 
 int main() {
+  report_speed();
   const bool ok = attention_runs() & tokenizer_runs() & image_round_trips();
   return ok ? 0 : 1;
 }
