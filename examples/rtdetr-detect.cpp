@@ -1,9 +1,11 @@
 // rtdetr-detect: object detection with an RT-DETR model: a HF folder or an ultralytics
 // checkpoint (rtdetr-l.pt, rtdetr-x.pt). See `rtdetr-detect --help`.
 
+#include <eigenformer/core/build_info.hpp>
 #include <eigenformer/core/threading.hpp>
 #include <eigenformer/image/detection_plot.hpp>
 #include <eigenformer/image/image_file.hpp>
+#include <eigenformer/io/model_files.hpp>
 #include <eigenformer/io/safetensors.hpp>
 #include <eigenformer/models/rtdetr/image_processor.hpp>
 #include <eigenformer/models/rtdetr/model.hpp>
@@ -50,6 +52,7 @@ with boxes in the image's own pixel coordinates.
   --classes A,B,...    keep only these class ids
   --imgsz N            ultralytics: the square input size (default: the checkpoint's)
   --threads N          threads (default: one per core)
+  --version            print the kernels and threads this build uses
   --out FILE.png       draw the detections and write a PNG (with several images,
                        FILE-<i>.png for image i)
   --show               draw the detections to a temporary PNG, print its path and open it
@@ -133,9 +136,14 @@ Options parse_options(int argc, char** argv) {
   const cli::Arguments args(
       argc, argv,
       {"model", "threshold", "conf", "classes", "imgsz", "threads", "out", "input-tensor"},
-      {"raw", "show", "help"});
+      {"raw", "show", "help", "version"});
   if (args.has("help")) {
     std::cout << kUsage;
+    std::exit(0);
+  }
+  if (args.has("version")) {
+    eigenformer::set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
+    std::cout << "rtdetr-detect: " << eigenformer::build_info_string() << '\n';
     std::exit(0);
   }
   Options options;
@@ -188,10 +196,10 @@ void draw(const Options& options, const Image& image,
 // A HF RT-DETR folder.
 class HFDetector {
  public:
-  explicit HFDetector(const Options& options)
+  HFDetector(const Options& options, const eigenformer::ModelFiles& files)
       : options_(options),
-        model_(eigenformer::RTDetrModel<float>::load(options.model)),
-        processor_(eigenformer::RTDetrImageProcessor::load(options.model)) {
+        model_(eigenformer::RTDetrModel<float>::load(files)),
+        processor_(eigenformer::RTDetrImageProcessor::load(files)) {
     if (options.imgsz)
       throw cli::UsageError(
           "--imgsz applies to ultralytics checkpoints; a HF folder's "
@@ -310,20 +318,16 @@ class UltralyticsDetector {
   eigenformer::PredictOptions predict_;
 };
 
-// A folder is a HF model, a file an ultralytics checkpoint.
+// A folder is a HF model, a .pt file an ultralytics checkpoint.
 template <typename Run>
 void with_detector(const Options& options, Run run) {
-  const std::filesystem::path path(options.model);
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) {
-    run(HFDetector(options));
-  } else if (std::filesystem::is_regular_file(path, error)) {
+  const auto files = eigenformer::ModelFiles::find(options.model);
+  if (files.format() == eigenformer::ModelFormat::HFFolder)
+    run(HFDetector(options, files));
+  else if (files.format() == eigenformer::ModelFormat::TorchCheckpoint)
     run(UltralyticsDetector(options));
-  } else {
-    throw eigenformer::FormatError(options.model +
-                                   ": no such model (expected a HF model folder or an "
-                                   "ultralytics .pt checkpoint)");
-  }
+  else
+    files.unsupported("rtdetr-detect", "a HF RT-DETR folder or an ultralytics .pt checkpoint");
 }
 
 }  // namespace

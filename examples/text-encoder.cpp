@@ -1,6 +1,7 @@
 // text-encoder: sentence embeddings (or token ids, or a similarity matrix) from a HF BERT
 // model folder. See `text-encoder --help`.
 
+#include <eigenformer/core/build_info.hpp>
 #include <eigenformer/core/threading.hpp>
 #include <eigenformer/models/bert/sentence_encoder.hpp>
 
@@ -11,7 +12,6 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -32,11 +32,10 @@ normalisation of a sentence-transformers folder are used by default).
   --max-length N                     truncate to N tokens, [CLS] and [SEP] included
   --no-truncate                      error out on over-long texts instead of truncating
   --threads N                        threads (default: one per core)
+  --version                          print the kernels and threads this build uses
   --format jsonl|tsv                 one JSON array (or tab-separated line) per text
   --similarity                       print the cosine-similarity matrix instead
   --ids                              print each text's token ids, without running the model
-  --benchmark --batch B --seq L [--runs N]
-                                     time the forward pass on random ids, print JSON
   --reference-dir DIR --dump-hidden OUT
                                      run the padded batch described by DIR/reference.json
                                      (raw int64 input_ids, attention_mask, token_type_ids)
@@ -84,43 +83,6 @@ double milliseconds_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-int run_benchmark(const cli::Arguments& args, const std::string& model_dir, int threads) {
-  const long batch = args.get_int("batch", 1, 1, 4096);
-  const long seq = args.get_int("seq", 128, 1, 1 << 20);
-  const long runs = args.get_int("runs", 10, 1, 100000);
-  const auto model = eigenformer::BertModel<float>::load(model_dir);
-  if (seq > model.config().max_position_embeddings)
-    throw cli::UsageError("--seq exceeds the model's max_position_embeddings");
-  const Index vocab_size = model.config().vocab_size;
-  if (vocab_size < 1) throw eigenformer::FormatError(model_dir + ": the model has no vocabulary");
-  // Ids from 1000 on skip BERT's [PAD], special and [unused] tokens when the vocabulary is big
-  // enough; a smaller one is sampled whole.
-  std::mt19937 rng(1234);
-  std::uniform_int_distribution<std::int64_t> token(std::min<Index>(1000, vocab_size - 1),
-                                                    vocab_size - 1);
-  eigenformer::TokenIdVector ids(batch * seq);
-  for (Index i = 0; i < ids.size(); ++i) ids[i] = token(rng);
-  const eigenformer::TokenIdVector types = eigenformer::TokenIdVector::Zero(ids.size());
-  const auto sequences = eigenformer::SequenceBatch::uniform(batch, seq);
-  eigenformer::BertWorkspace<float> workspace;
-  model.forward_packed(ids, types, sequences, false, &workspace);  // warm-up
-  std::vector<double> times;
-  for (long r = 0; r < runs; ++r) {
-    const auto start = Clock::now();
-    model.forward_packed(ids, types, sequences, false, &workspace);
-    times.push_back(milliseconds_since(start));
-  }
-  std::sort(times.begin(), times.end());
-  const double median = times.size() % 2
-                            ? times[times.size() / 2]
-                            : (times[times.size() / 2 - 1] + times[times.size() / 2]) / 2;
-  std::printf(
-      "{\"batch\": %ld, \"seq\": %ld, \"threads\": %d, \"median_ms\": %.3f, \"min_ms\": %.3f, "
-      "\"runs\": %ld}\n",
-      batch, seq, threads, median, times.front(), runs);
-  return 0;
-}
-
 // Reads one raw little-endian int64 array that reference.json describes.
 eigenformer::TokenIdMatrix read_reference_ids(const std::string& dir, const nlohmann::json& index,
                                               const std::string& name) {
@@ -146,7 +108,8 @@ int run_reference(const cli::Arguments& args, const std::string& model_dir) {
   const std::string dir = args.get_or("reference-dir", "");
   const auto output = args.get("dump-hidden");
   if (!output) throw cli::UsageError("--reference-dir needs --dump-hidden OUT");
-  const auto index = eigenformer::detail::read_json_file(dir + "/reference.json");
+  const auto reference = eigenformer::JsonConfig::load(dir + "/reference.json");
+  const nlohmann::json& index = reference.json();
   const auto model = eigenformer::BertModel<float>::load(model_dir);
   const auto result = model.forward(read_reference_ids(dir, index, "input_ids"),
                                     read_reference_ids(dir, index, "attention_mask"),
@@ -177,9 +140,14 @@ int run(int argc, char** argv) {
       argc, argv,
       {"model", "pooling", "max-length", "threads", "format", "batch", "seq", "runs",
        "reference-dir", "dump-hidden"},
-      {"normalize", "no-normalize", "no-truncate", "similarity", "ids", "benchmark", "help"});
+      {"normalize", "no-normalize", "no-truncate", "similarity", "ids", "help", "version"});
   if (args.has("help")) {
     std::cout << kUsage;
+    return 0;
+  }
+  if (args.has("version")) {
+    eigenformer::set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
+    std::cout << "text-encoder: " << eigenformer::build_info_string() << '\n';
     return 0;
   }
   Options options;
@@ -187,8 +155,6 @@ int run(int argc, char** argv) {
   if (options.model_dir.empty()) throw cli::UsageError("--model DIR is required");
   const int threads = static_cast<int>(args.get_int("threads", 0, 0, 1024));
   eigenformer::set_num_threads(threads);
-  if (args.has("benchmark"))
-    return run_benchmark(args, options.model_dir, eigenformer::num_threads());
   if (args.has("reference-dir")) return run_reference(args, options.model_dir);
 
   options.pooling = args.get_or("pooling", "auto");

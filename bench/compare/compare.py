@@ -168,7 +168,9 @@ def ort_command(model_dir, batch, seq, threads, runs):
 
 
 def eigenformer_command(text_encoder, model_dir, batch, seq, threads, runs):
-    return [text_encoder, "--model", model_dir, "--benchmark", "--batch", str(batch),
+    bench = os.path.join(os.path.dirname(os.path.dirname(text_encoder)), "bench",
+                         "eigenformer-bench")
+    return [bench, "text", "--model", model_dir, "--batch", str(batch),
             "--seq", str(seq), "--threads", str(threads), "--runs", str(runs)]
 
 

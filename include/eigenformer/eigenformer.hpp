@@ -11,10 +11,12 @@
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/core/tensor.hpp>
 #include <eigenformer/core/threading.hpp>
+#include <eigenformer/core/trace.hpp>
 #include <eigenformer/core/types.hpp>
 
 #include <eigenformer/io/dtype.hpp>
 #include <eigenformer/io/json_config.hpp>
+#include <eigenformer/io/model_files.hpp>
 #include <eigenformer/io/pickle.hpp>
 #include <eigenformer/io/safetensors.hpp>
 #include <eigenformer/io/torch_checkpoint.hpp>
@@ -40,6 +42,7 @@
 #include <eigenformer/transformer/decoder_layer.hpp>
 #include <eigenformer/transformer/encoder_layer.hpp>
 #include <eigenformer/transformer/feed_forward.hpp>
+#include <eigenformer/transformer/residual_blocks.hpp>
 
 #include <eigenformer/models/bert/config.hpp>
 #include <eigenformer/models/bert/model.hpp>

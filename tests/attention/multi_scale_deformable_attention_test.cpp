@@ -64,32 +64,34 @@ class DeformableAttentionFixtureTest : public ::testing::Test {
     return io().at(hook + name).matrix(kImages * kQueries, cols);
   }
 
-  // Every hooked intermediate of the layer: value_proj.out and attn.in.0 (the value handed
-  // to the kernel, split into heads), the two projections' raw outputs, attn.in.4 (sampling
-  // locations, (images, queries, heads, levels, points, 2)), attn.in.5 (softmaxed weights) and
-  // attn.out (the kernel's result, before output_proj).
-  void expect_trace_matches(const DeformableAttentionTrace<T>& trace, Index image0, Index images) {
+  // Every hooked intermediate of the layer, recorded under the module's names: value_proj.out
+  // and attn.in.0 (the value handed to the kernel, split into heads), the two projections'
+  // raw outputs, attn.in.4 (sampling locations, (images, queries, heads, levels, points, 2)),
+  // attn.in.5 (softmaxed weights) and attn.out (the kernel's result, before output_proj).
+  void expect_trace_matches(const TraceRecorder<T>& trace, Index image0, Index images) {
     const double tol = 1e-5;
     const Index q0 = image0 * kQueries, rows = images * kQueries;
     const Index tokens = levels().total_tokens();
+    const std::string module = "model.decoder.layers.0.encoder_attn.";
     auto value_rows = [&](const std::string& name) -> Matrix<T> {
       return io()
           .at(hook + name)
           .matrix(kImages * tokens, kModel)
           .middleRows(image0 * tokens, images * tokens);
     };
-    EXPECT_TRUE(all_close(trace.value, value_rows("value_proj.out"), tol));
-    EXPECT_TRUE(all_close(trace.value, value_rows("attn.in.0"), tol));
-    EXPECT_TRUE(all_close(trace.sampling_offsets,
+    auto traced = [&](const std::string& name) { return trace.matrix(module + name); };
+    EXPECT_TRUE(all_close(traced("value_proj"), value_rows("value_proj.out"), tol));
+    EXPECT_TRUE(all_close(traced("value_proj"), value_rows("attn.in.0"), tol));
+    EXPECT_TRUE(all_close(traced("sampling_offsets"),
                           expected("sampling_offsets.out", 2 * kSamples).middleRows(q0, rows),
                           tol));
-    EXPECT_TRUE(all_close(trace.attention_logits,
+    EXPECT_TRUE(all_close(traced("attention_weights"),
                           expected("attention_weights.out", kSamples).middleRows(q0, rows), tol));
-    EXPECT_TRUE(all_close(trace.sampling_locations,
+    EXPECT_TRUE(all_close(traced("attn:sampling_locations"),
                           expected("attn.in.4", 2 * kSamples).middleRows(q0, rows), tol));
-    EXPECT_TRUE(all_close(trace.attention_weights,
+    EXPECT_TRUE(all_close(traced("attn:attention_weights"),
                           expected("attn.in.5", kSamples).middleRows(q0, rows), tol));
-    EXPECT_TRUE(all_close(trace.context, expected("attn.out", kModel).middleRows(q0, rows), tol));
+    EXPECT_TRUE(all_close(traced("attn"), expected("attn.out", kModel).middleRows(q0, rows), tol));
   }
 };
 
@@ -108,7 +110,7 @@ TYPED_TEST(DeformableAttentionFixtureTest, BatchMatchesHuggingFaceHooks) {
                                   .forward(this->expected("attn.out", this->kModel));
   for (const DeformableSamplingOrder order : kOrders) {
     SCOPED_TRACE(order_name(order));
-    DeformableAttentionTrace<T> trace;
+    TraceRecorder<T> trace;
     DeformableAttentionOptions<T> options;
     options.order = order;
     options.trace = &trace;
@@ -117,6 +119,9 @@ TYPED_TEST(DeformableAttentionFixtureTest, BatchMatchesHuggingFaceHooks) {
                                             this->levels(), options);
     this->expect_trace_matches(trace, 0, this->kImages);
     EXPECT_TRUE(all_close(out, projected, 1e-5));
+    // The module's own output, last, under its name.
+    EXPECT_EQ(trace.names().back(), "model.decoder.layers.0.encoder_attn");
+    EXPECT_EQ(trace.matrix("model.decoder.layers.0.encoder_attn"), out);
   }
 }
 
@@ -131,7 +136,7 @@ TYPED_TEST(DeformableAttentionFixtureTest, SingleImageWithSeparatePositionMatche
   const Matrix<T> content = this->positioned_queries().middleRows(n, n) - position;
   for (const DeformableSamplingOrder order : kOrders) {
     SCOPED_TRACE(order_name(order));
-    DeformableAttentionTrace<T> trace;
+    TraceRecorder<T> trace;
     DeformableAttentionOptions<T> options;
     options.query_position.emplace(position);
     options.order = order;
@@ -321,22 +326,23 @@ TYPED_TEST(GridSampleTest, LocationsFromPointsAndBoxes) {
   using T = TypeParam;
   const auto attention = TestFixture::attention(T(0.3), T(-0.2));
   const Matrix<T> query = Matrix<T>::Zero(1, 2);
-  DeformableAttentionTrace<T> trace;
+  // An unnamed module's intermediates are named relative to it.
+  TraceRecorder<T> trace;
   DeformableAttentionOptions<T> options;
   options.trace = &trace;
   // 2-d: ref + offset / (W, H) = (0.5 + 0.3 / 3, 0.5 - 0.2 / 2).
   Matrix<T> point(1, 2);
   point << T(0.5), T(0.5);
   attention.forward(query, point, TestFixture::map(), TestFixture::levels(), options);
-  EXPECT_TRUE(
-      all_close(trace.sampling_locations, TestFixture::row(0.6, 0.4), TestFixture::kTolerance));
+  EXPECT_TRUE(all_close(trace.matrix("attn:sampling_locations"), TestFixture::row(0.6, 0.4),
+                        TestFixture::kTolerance));
   // 4-d: ref_xy + offset / points * wh / 2 = (0.5 + 0.3 * 0.4 / 2, 0.5 - 0.2 * 0.2 / 2).
   Matrix<T> box(1, 4);
   box << T(0.5), T(0.5), T(0.4), T(0.2);
   attention.forward(query, box, TestFixture::map(), TestFixture::levels(), options);
-  EXPECT_TRUE(
-      all_close(trace.sampling_locations, TestFixture::row(0.56, 0.48), TestFixture::kTolerance));
-  EXPECT_TRUE(all_close(trace.attention_weights, Matrix<T>::Ones(1, 1), 0));
+  EXPECT_TRUE(all_close(trace.matrix("attn:sampling_locations", 1), TestFixture::row(0.56, 0.48),
+                        TestFixture::kTolerance));
+  EXPECT_TRUE(all_close(trace.matrix("attn:attention_weights", 1), Matrix<T>::Ones(1, 1), 0));
 }
 
 }  // namespace

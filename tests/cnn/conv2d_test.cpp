@@ -2,6 +2,7 @@
 // and a real PyTorch 3x3 stride-2 convolution from the RT-DETR fixture.
 #include <eigenformer/cnn/conv2d.hpp>
 #include <eigenformer/cnn/conv_norm.hpp>
+#include <eigenformer/core/threading.hpp>
 
 #include "fixture.hpp"
 #include "io/test_files.hpp"
@@ -26,11 +27,14 @@ FeatureMap<T> random_map(Index channels, Index height, Index width, std::mt19937
   return FeatureMap<T>(random_tensor<T>({channels, height * width}, rng).matrix(), height, width);
 }
 
-// out(o, y, x) = bias(o) + sum_{c, ky, kx} w(o, c, ky, kx) in(c, y s - p + ky, x s - p + kx).
+// out(o, y, x) = act(bias(o) + sum_{c, ky, kx} w(o, c, ky, kx) in(c, y s - p + ky, x s - p + kx)
+// [+ residual(o, y, x)]); depthwise, c runs over channel o alone (w(o, 0, ky, kx)).
 template <typename T>
-FeatureMap<T> direct_convolution(const Conv2d<T>& conv, const FeatureMap<T>& in) {
+FeatureMap<T> direct_convolution(const Conv2d<T>& conv, const FeatureMap<T>& in,
+                                 const FeatureMap<T>* residual = nullptr) {
   const Index kh = conv.kernel_height(), kw = conv.kernel_width();
   const Index s = conv.stride(), p = conv.padding();
+  const Index per_group = conv.weight_tensor().dim(1);
   FeatureMap<T> out(conv.out_channels(), conv.output_height(in.height),
                     conv.output_width(in.width));
   const T* w = conv.weight_tensor().data();
@@ -38,16 +42,20 @@ FeatureMap<T> direct_convolution(const Conv2d<T>& conv, const FeatureMap<T>& in)
     for (Index y = 0; y < out.height; ++y)
       for (Index x = 0; x < out.width; ++x) {
         double sum = conv.has_bias() ? static_cast<double>(conv.bias()(o)) : 0.0;
-        for (Index c = 0; c < in.channels(); ++c)
+        for (Index g = 0; g < per_group; ++g) {
+          const Index c = conv.is_depthwise() ? o : g;
           for (Index ky = 0; ky < kh; ++ky)
             for (Index kx = 0; kx < kw; ++kx) {
               const Index iy = y * s - p + ky, ix = x * s - p + kx;
               if (iy < 0 || iy >= in.height || ix < 0 || ix >= in.width) continue;
-              sum += static_cast<double>(w[((o * in.channels() + c) * kh + ky) * kw + kx]) *
+              sum += static_cast<double>(w[((o * per_group + g) * kh + ky) * kw + kx]) *
                      static_cast<double>(in.at(c, iy, ix));
             }
+        }
+        if (residual) sum += static_cast<double>(residual->at(o, y, x));
         out.at(o, y, x) = static_cast<T>(sum);
       }
+  apply_activation(conv.activation(), out.data);
   return out;
 }
 
@@ -112,6 +120,93 @@ TYPED_TEST(Conv2dTest, MatchesDirectEvaluationAcrossGeometries) {
     EXPECT_TRUE(all_close(actual.data, expected.data, tolerance))
         << c.kh << "x" << c.kw << " stride " << c.stride << " padding " << c.padding;
   }
+}
+
+// Layers with at least 128 output channels take the packed pixel-major product: cover odd
+// sizes, a last weight panel that is partly empty, padding wider than the kernel reaches,
+// several bands of output rows, and residual + activation (which then leave the product).
+TYPED_TEST(Conv2dTest, PackedProductMatchesDirectEvaluation) {
+  using T = TypeParam;
+  const double tolerance = std::is_same_v<T, float> ? 1e-4 : 1e-12;
+  std::mt19937 rng(17);
+  struct Case {
+    Index in, out, kh, kw, stride, padding, height, width;
+    bool bias, residual;
+    Activation activation;
+  };
+  const Case cases[] = {
+      {5, 130, 3, 3, 1, 1, 9, 11, true, false, Activation::SiLU},
+      {5, 130, 3, 3, 1, 1, 9, 11, true, true, Activation::ReLU},
+      {7, 128, 3, 3, 2, 1, 10, 7, false, true, Activation::Identity},
+      {6, 129, 1, 1, 1, 0, 5, 13, true, false, Activation::ReLU},
+      {6, 129, 1, 1, 1, 0, 5, 13, false, true, Activation::SiLU},
+      {3, 128, 1, 1, 2, 0, 7, 6, true, false, Activation::Identity},
+      {2, 128, 2, 2, 1, 2, 4, 5, true, false, Activation::Identity},  // rows of padding only
+      {4, 131, 5, 3, 3, 2, 9, 10, true, true, Activation::SiLU},
+      {32, 128, 3, 3, 1, 1, 37, 33, true, true, Activation::SiLU},  // several bands
+  };
+  for (const int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const Case& c : cases) {
+      const Conv2d<T> conv(random_tensor<T>({c.out, c.in, c.kh, c.kw}, rng),
+                           c.bias ? random_tensor<T>({c.out}, rng) : Tensor<T>(), c.stride,
+                           c.padding, c.activation);
+      const FeatureMap<T> input = random_map<T>(c.in, c.height, c.width, rng);
+      const FeatureMap<T> residual =
+          random_map<T>(c.out, conv.output_height(c.height), conv.output_width(c.width), rng);
+      const FeatureMap<T>* added = c.residual ? &residual : nullptr;
+      const FeatureMap<T> actual = conv.forward(input, added);
+      const FeatureMap<T> expected = direct_convolution(conv, input, added);
+      ASSERT_EQ(actual.height, expected.height);
+      ASSERT_EQ(actual.width, expected.width);
+      EXPECT_TRUE(all_close(actual.data, expected.data, tolerance))
+          << c.in << " -> " << c.out << " " << c.kh << "x" << c.kw << " stride " << c.stride
+          << " padding " << c.padding << " residual " << c.residual << " threads " << threads;
+    }
+  }
+  set_num_threads(0);
+}
+
+TYPED_TEST(Conv2dTest, DepthwiseMatchesDirectEvaluation) {
+  using T = TypeParam;
+  const double tolerance = std::is_same_v<T, float> ? 1e-5 : 1e-12;
+  std::mt19937 rng(23);
+  struct Case {
+    Index channels, kernel, stride, padding, height, width;
+    bool bias, residual;
+    Activation activation;
+  };
+  const Case cases[] = {
+      {3, 3, 1, 1, 7, 9, true, false, Activation::Identity},
+      {4, 5, 1, 2, 11, 6, false, false, Activation::ReLU},
+      {3, 3, 2, 1, 9, 8, true, false, Activation::Identity},
+      {2, 5, 2, 2, 10, 13, true, true, Activation::SiLU},
+      {5, 3, 1, 0, 3, 4, true, true, Activation::Identity},
+      {2, 3, 3, 2, 8, 7, false, false, Activation::Identity},  // stride 3
+      {3, 1, 1, 0, 1, 1, true, false, Activation::Identity},   // 1x1 on one pixel
+      {64, 3, 2, 1, 33, 31, true, false, Activation::ReLU},    // parallel
+  };
+  for (const int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const Case& c : cases) {
+      const Conv2d<T> conv(random_tensor<T>({c.channels, 1, c.kernel, c.kernel}, rng),
+                           c.bias ? random_tensor<T>({c.channels}, rng) : Tensor<T>(), c.stride,
+                           c.padding, c.activation, c.channels);
+      ASSERT_TRUE(conv.is_depthwise());
+      const FeatureMap<T> input = random_map<T>(c.channels, c.height, c.width, rng);
+      const FeatureMap<T> residual =
+          random_map<T>(c.channels, conv.output_height(c.height), conv.output_width(c.width), rng);
+      const FeatureMap<T>* added = c.residual ? &residual : nullptr;
+      const FeatureMap<T> actual = conv.forward(input, added);
+      const FeatureMap<T> expected = direct_convolution(conv, input, added);
+      ASSERT_EQ(actual.height, expected.height);
+      ASSERT_EQ(actual.width, expected.width);
+      EXPECT_TRUE(all_close(actual.data, expected.data, tolerance))
+          << c.kernel << "x" << c.kernel << " stride " << c.stride << " padding " << c.padding
+          << " threads " << threads;
+    }
+  }
+  set_num_threads(0);
 }
 
 TYPED_TEST(Conv2dTest, ResidualAndActivationAreAppliedAfterTheBias) {

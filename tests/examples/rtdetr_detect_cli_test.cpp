@@ -151,10 +151,32 @@ TEST_F(DetectOnPng, ExitCodesAndMessages) {
   const auto result = run_command(detect(shell_quoted(not_image)), true);
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.out.find("notes.png"), std::string::npos) << result.out;
-  EXPECT_EQ(run_command(std::string(EIGENFORMER_RTDETR_DETECT) + " --model " +
-                        shell_quoted(dir.path()) + " " + shell_quoted(image_path))
-                .exit_code,
-            1);  // no config.json there
+  const auto empty = run_command(std::string(EIGENFORMER_RTDETR_DETECT) + " --model " +
+                                     shell_quoted(dir.path()) + " " + shell_quoted(image_path),
+                                 true);
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_NE(empty.out.find(dir.path() + ": no model.safetensors in the folder"), std::string::npos)
+      << empty.out;
+  // The message every model loader gives (text-encoder's test checks the same text).
+  const auto missing = run_command(std::string(EIGENFORMER_RTDETR_DETECT) +
+                                       " --model /nonexistent/model " + shell_quoted(image_path),
+                                   true);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(
+      missing.out.find("/nonexistent/model: no model there (expected a folder with config.json and "
+                       "model.safetensors, or a .pt/.safetensors file)"),
+      std::string::npos)
+      << missing.out;
+  const auto weights_only = run_command(std::string(EIGENFORMER_RTDETR_DETECT) + " --model " +
+                                            shell_quoted(dir.write("weights.safetensors", "")) +
+                                            " " + shell_quoted(image_path),
+                                        true);
+  EXPECT_EQ(weights_only.exit_code, 1);
+  EXPECT_NE(
+      weights_only.out.find("rtdetr-detect loads from a HF RT-DETR folder or an "
+                            "ultralytics .pt checkpoint, not from a single .safetensors file"),
+      std::string::npos)
+      << weights_only.out;
 }
 
 // --- ultralytics checkpoints ----------------------------------------------------------

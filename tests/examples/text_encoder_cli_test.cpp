@@ -5,6 +5,7 @@
 #include "command.hpp"
 #include "fixture.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -85,6 +86,24 @@ TEST(TextEncoderCli, BadUsageAndBadInputFailCleanly) {
       run_command("--model " + data_path("bert") + " --no-truncate --max-length 4 'a b c d e f'")
           .exit_code,
       1);
+}
+
+// The message every model loader gives (rtdetr-detect's test checks the same text).
+TEST(TextEncoderCli, AMissingOrIncompleteModelIsNamed) {
+  const std::string program = std::string(EIGENFORMER_TEXT_ENCODER) + " --model ";
+  const auto missing = testing::run_command(program + "/nonexistent/model hello", true);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(
+      missing.out.find("/nonexistent/model: no model there (expected a folder with config.json and "
+                       "model.safetensors, or a .pt/.safetensors file)"),
+      std::string::npos)
+      << missing.out;
+  const std::string empty = ::testing::TempDir() + "text_encoder_empty_model";
+  std::filesystem::create_directories(empty);
+  const auto incomplete = testing::run_command(program + shell_quoted(empty) + " hello", true);
+  EXPECT_EQ(incomplete.exit_code, 1);
+  EXPECT_NE(incomplete.out.find(empty + ": no model.safetensors in the folder"), std::string::npos)
+      << incomplete.out;
 }
 
 }  // namespace

@@ -50,16 +50,16 @@ using Scalars = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(PackedWeightTest, Scalars);
 
 TYPED_TEST(PackedWeightTest, EveryRowAndColumnTailMatchesEigen) {
-  constexpr Index kWidth = PackedWeight<TypeParam>::kPanelWidth;
+  const Index width = PackedWeight<TypeParam>().panel_width();  // the current variant's
   constexpr Index kRows = PackedWeight<TypeParam>::kRows;
   unsigned seed = 1;
   for (Index rows = 1; rows <= 2 * kRows + 1; ++rows)
-    for (Index outputs : {Index{1}, kWidth - 1, kWidth, kWidth + 1, 3 * kWidth + 5})
+    for (Index outputs : {Index{1}, width - 1, width, width + 1, 3 * width + 5})
       this->expect_matches_eigen(rows, 37, outputs, seed += 2);
 }
 
 TYPED_TEST(PackedWeightTest, BiasAndActivationOnEveryTailMatchEigen) {
-  constexpr Index kWidth = PackedWeight<TypeParam>::kPanelWidth;
+  const Index width = PackedWeight<TypeParam>().panel_width();  // the current variant's
   constexpr Index kRows = PackedWeight<TypeParam>::kRows;
   unsigned seed = 101;
   // ReLU of a partial sum would differ from ReLU of the whole one: depth 600 makes three
@@ -68,7 +68,7 @@ TYPED_TEST(PackedWeightTest, BiasAndActivationOnEveryTailMatchEigen) {
                                       Activation::GELUTanh, Activation::SiLU})
     for (Index depth : {Index{37}, Index{600}})
       for (Index rows : {Index{1}, kRows - 1, kRows, kRows + 1, 2 * kRows + 1})
-        for (Index outputs : {Index{1}, kWidth - 1, kWidth, 3 * kWidth + 5})
+        for (Index outputs : {Index{1}, width - 1, width, 3 * width + 5})
           this->expect_biased_matches_eigen(rows, depth, outputs, seed += 3, activation);
   // More rows than one row block, more panels than one panel block.
   this->expect_biased_matches_eigen(300, 300, 300, 7, Activation::GELU);
@@ -88,8 +88,8 @@ TYPED_TEST(PackedWeightTest, PackingAgainDropsTheBias) {
 }
 
 TYPED_TEST(PackedWeightTest, UnpackReturnsThePackedWeightExactly) {
-  constexpr Index kWidth = PackedWeight<TypeParam>::kPanelWidth;
-  for (Index outputs : {Index{1}, kWidth - 1, kWidth, 3 * kWidth + 5}) {
+  const Index width = PackedWeight<TypeParam>().panel_width();  // the current variant's
+  for (Index outputs : {Index{1}, width - 1, width, 3 * width + 5}) {
     const Matrix<TypeParam> w = random_matrix<TypeParam>(outputs, 300, 51);
     EXPECT_TRUE((PackedWeight<TypeParam>(w).unpack().array() == w.array()).all()) << outputs;
   }

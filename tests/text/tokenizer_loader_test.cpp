@@ -378,7 +378,9 @@ TEST(TokenizerDirectory, WithoutAUsableTokenizerItIsAFormatError) {
   EXPECT_TRUE(throws_with<FormatError>([&] { load_bert_tokenizer(dir.path()); },
                                        {"model.type is 'BPE'", "only WordPiece"}));
   EXPECT_TRUE(throws_with<FormatError>([&] { load_bert_tokenizer(dir.file("nowhere")); },
-                                       {"not a directory"}));
+                                       {dir.file("nowhere"), "no model there"}));
+  EXPECT_TRUE(throws_with<FormatError>([&] { load_bert_tokenizer(dir.write("vocab.pt", "")); },
+                                       {"vocab.pt", "a tokenizer loads from a HF folder"}));
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include <eigenformer/core/sequence_batch.hpp>
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/core/tensor.hpp>
+#include <eigenformer/core/trace.hpp>
 #include <eigenformer/core/types.hpp>
 #include <eigenformer/nn/linear.hpp>
 #include <eigenformer/nn/packed_weight.hpp>
@@ -124,18 +125,6 @@ class FeatureLevels {
   Index total_ = 0;
 };
 
-// Intermediate tensors of one call, in HF's layouts flattened to (rows, columns), for checking
-// against reference hooks. Column order of the per-sample tensors is (head, level, point[, xy]).
-template <typename T>
-struct DeformableAttentionTrace {
-  Matrix<T> value;               // value_proj output with padded tokens zeroed (attn input 0)
-  Matrix<T> sampling_offsets;    // sampling_offsets output, queries x heads*levels*points*2
-  Matrix<T> attention_logits;    // attention_weights output, queries x heads*levels*points
-  Matrix<T> sampling_locations;  // normalised (x, y), queries x heads*levels*points*2
-  Matrix<T> attention_weights;   // softmax of the logits per head, queries x heads*levels*points
-  Matrix<T> context;             // sampled and weighted values before output_proj, queries x d
-};
-
 // Value projection, bilinear sampling and the attention-weighted sum are all linear, so they
 // commute: sum_k a_k (W x_k + b) = W (sum_k a_k x_k) + (sum_k a_k) b, where a_k combines the
 // attention weight and the bilinear weight of each in-map, unpadded neighbour x_k. Either
@@ -160,24 +149,31 @@ struct DeformableAttentionOptions {
   // attention_mask, which is the opposite: true = real pixel).
   std::optional<Eigen::Ref<const BoolVector>> value_padding;
   DeformableSamplingOrder order = DeformableSamplingOrder::Automatic;
-  // When set, receives the intermediate tensors.
-  DeformableAttentionTrace<T>* trace = nullptr;
+  // When set, receives the intermediates under the module's name m, in HF's layouts flattened
+  // to rows x columns, per-sample columns in (head, level, point[, xy]) order:
+  // "m.value_proj" (before padded tokens are zeroed), "m.sampling_offsets",
+  // "m.attention_weights" (logits), "m.attn:sampling_locations" (normalised x, y),
+  // "m.attn:attention_weights" (softmaxed), "m.attn" (context before output_proj) and "m".
+  Trace<T>* trace = nullptr;
 };
 
 template <typename T>
 class MultiScaleDeformableAttention {
  public:
   MultiScaleDeformableAttention() : value_heads_(1) {}
+  // `module`: the upstream module name the trace records under.
   MultiScaleDeformableAttention(Linear<T> value_projection, Linear<T> sampling_offsets,
                                 Linear<T> attention_weights, Linear<T> output_projection,
-                                Index num_heads, Index num_levels, Index num_points)
+                                Index num_heads, Index num_levels, Index num_points,
+                                std::string module = "")
       : value_projection_(std::move(value_projection)),
         sampling_offsets_(std::move(sampling_offsets)),
         attention_weights_(std::move(attention_weights)),
         output_projection_(std::move(output_projection)),
         num_heads_(num_heads),
         num_levels_(num_levels),
-        num_points_(num_points) {
+        num_points_(num_points),
+        module_(std::move(module)) {
     const Index d = embed_dim();
     if (num_heads_ <= 0 || num_levels_ <= 0 || num_points_ <= 0 || d % num_heads_ != 0)
       throw ShapeError(detail::concat(
@@ -204,7 +200,7 @@ class MultiScaleDeformableAttention {
         Linear<T>::load(weights, prefix + "sampling_offsets.", embed_dim, 2 * samples),
         Linear<T>::load(weights, prefix + "attention_weights.", embed_dim, samples),
         Linear<T>::load(weights, prefix + "output_proj.", embed_dim, embed_dim), num_heads,
-        num_levels, num_points);
+        num_levels, num_points, detail::module_of_prefix(prefix));
   }
 
   Index embed_dim() const { return value_projection_.out_features(); }
@@ -212,6 +208,7 @@ class MultiScaleDeformableAttention {
   Index head_dim() const { return embed_dim() / num_heads_; }
   Index num_levels() const { return num_levels_; }
   Index num_points() const { return num_points_; }
+  const std::string& module_name() const { return module_; }
 
   // One image: `queries` (Q x d), `reference_points` (Q x 2 points or Q x 4 boxes, normalised,
   // shared by all levels), `value_input` (levels.total_tokens() x d).
@@ -230,6 +227,10 @@ class MultiScaleDeformableAttention {
                     const FeatureLevels& levels,
                     const DeformableAttentionOptions<T>& options = {}) const {
     check_inputs(queries, reference_points, value_input, query_batch, levels, options);
+    Trace<T>* trace = options.trace && options.trace->wants(module_) ? options.trace : nullptr;
+    const bool sample_first = samples_inputs(options.order, queries.rows(), value_input.rows());
+    Matrix<T> value;
+    if (!sample_first || trace) value = projected_values(value_input, options.value_padding, trace);
     Matrix<T> offsets, logits;
     if (options.query_position) {
       const Matrix<T> positioned = queries + *options.query_position;
@@ -239,31 +240,28 @@ class MultiScaleDeformableAttention {
       offsets = sampling_offsets_.forward(queries);
       logits = attention_weights_.forward(queries);
     }
-    DeformableAttentionTrace<T>* trace = options.trace;
     if (trace) {
-      trace->sampling_offsets = offsets;
-      trace->attention_logits = logits;
+      trace->record(name("sampling_offsets"), offsets);
+      trace->record(name("attention_weights"), logits);
     }
     // In place: the logits become weights and the offsets become locations.
     normalize_attention_weights(logits);
     offsets_to_locations(reference_points, levels, offsets);
+    if (trace) {
+      trace->record(name("attn:sampling_locations"), offsets);
+      trace->record(name("attn:attention_weights"), logits);
+    }
 
     const Samples samples{offsets, logits, query_batch, levels, options.value_padding};
-    const bool sample_first = samples_inputs(options.order, queries.rows(), value_input.rows());
-    Matrix<T> value;
-    if (!sample_first || trace) value = projected_values(value_input, options.value_padding);
     Matrix<T> context(queries.rows(), embed_dim());
     if (sample_first)
       sample_then_project(value_input, samples, context);
     else
       project_then_sample(value, samples, context);
-    if (trace) {
-      trace->value = std::move(value);
-      trace->sampling_locations = std::move(offsets);
-      trace->attention_weights = std::move(logits);
-      trace->context = context;
-    }
-    return output_projection_.forward(context);
+    if (trace) trace->record(name("attn"), context);
+    Matrix<T> out = output_projection_.forward(context);
+    if (trace) trace->record(module_, out);
+    return out;
   }
 
  private:
@@ -335,9 +333,13 @@ class MultiScaleDeformableAttention {
     return sample_first < project_first;
   }
 
+  std::string name(const char* child) const { return detail::module_path(module_, child); }
+
   Matrix<T> projected_values(const MatrixView<T>& value_input,
-                             const std::optional<Eigen::Ref<const BoolVector>>& padding) const {
+                             const std::optional<Eigen::Ref<const BoolVector>>& padding,
+                             Trace<T>* trace) const {
     Matrix<T> value = value_projection_.forward(value_input);
+    if (trace) trace->record(name("value_proj"), value);
     if (padding)
       for (Index row = 0; row < value.rows(); ++row)
         if ((*padding)(row)) value.row(row).setZero();
@@ -494,6 +496,7 @@ class MultiScaleDeformableAttention {
 
   Linear<T> value_projection_, sampling_offsets_, attention_weights_, output_projection_;
   Index num_heads_ = 1, num_levels_ = 1, num_points_ = 1;
+  std::string module_;
   // value_proj's rows of each head, packed for sample_then_project's per-head products.
   std::vector<PackedWeight<T>> value_heads_;
 };

@@ -1,21 +1,30 @@
 #pragma once
 // 2-D convolution as torch.nn.Conv2d computes it (zero padding, dilation 1; groups 1, or
-// depthwise: groups = in = out channels) on a FeatureMap. With groups 1 it is one matrix product: the weight (out, in, kh, kw), as PyTorch stores it, is
-// viewed without a copy as an (out, in * kh * kw) matrix and multiplied by the unfolded
-// input patches (im2col), whose row (c, ky, kx) and column (y, x) hold
-// input(c, y * stride - padding + ky, x * stride - padding + kx). A 1x1 stride-1 convolution
-// needs no unfolding: it is the weight times the input matrix.
+// depthwise: groups = in = out channels) on a FeatureMap.
 //
-// Bias, an optional residual and the activation are applied in one pass over the output, so
-// "conv + BatchNorm (folded) + add + ReLU" costs one GEMM and one sweep. A depthwise
-// convolution has no product to share between channels: each plane is filtered directly.
+// With groups 1 it is one matrix product per band of output rows, computed pixel-major:
+// output^T (pixels x out) = patches (pixels x in * kh * kw) times W^T, by PackedWeight, whose
+// weight is packed once at construction with the bias folded into its accumulators and the
+// activation applied to each tile as it is finished. A patch row holds the input at
+// (y * stride - padding + ky, x * stride - padding + kx) in (ky, kx, channel) order, so a
+// band is built from a pixel-major copy of its input rows with one contiguous copy per tap;
+// a 1x1 stride-1 convolution uses that copy as its patches. The band's result is transposed
+// back into the channel-major output while it is still in cache. Layers with few output
+// channels instead multiply the packed weight by channel-major patches (im2col) read in
+// place, which needs no transpose (ChannelMajorProduct). Both run in bands of output rows,
+// the bands split between the OpenMP threads.
+//
+// A depthwise convolution has no product to share between channels: each plane is filtered
+// directly, from a zero-padded copy split by stride phase so every tap reads a contiguous row.
 
+#include <eigenformer/cnn/feature_map.hpp>
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/core/tensor.hpp>
+#include <eigenformer/core/threading.hpp>
 #include <eigenformer/core/types.hpp>
 #include <eigenformer/nn/activations.hpp>
-#include <eigenformer/cnn/feature_map.hpp>
+#include <eigenformer/nn/packed_weight.hpp>
 
 #include <algorithm>
 #include <string>
@@ -32,19 +41,199 @@ inline Index conv_output_size(Index input, Index kernel, Index stride, Index pad
 
 namespace detail {
 
-// Unfolded patches are produced a band of output rows at a time, so the buffer stays a few
-// MB however large the image; bands keep at least this many columns so the GEMM that
-// follows is not starved for width.
-constexpr Index kUnfoldTileElements = Index{1} << 20;
-constexpr Index kUnfoldMinColumns = 1024;
+// A band's patches take about this many elements (1 MiB of float, about an L2), so the
+// product reads them back from cache; a band has at least kConvMinBandPixels pixels, or the
+// packed weight, streamed once per band, would cost more than the product saves.
+constexpr Index kConvBandElements = Index{1} << 18;
+constexpr Index kConvMinBandPixels = 144;
 
-// One growing buffer per thread, reused by every convolution that thread runs.
-template <typename T>
-T* unfold_buffer(Index size) {
-  thread_local std::vector<T> buffer;
+// Below this many output channels the pixel-major product loses to the channel-major one
+// (ChannelMajorProduct): its transposes cost per output pixel what the product gains per
+// output channel. Above it the two measured within noise (docs/performance.md).
+constexpr Index kConvMinPackedOutputs = 128;
+
+// One growing buffer per thread and `Slot`, reused by every convolution that thread runs.
+// Aligned as Eigen's own matrices: Eigen evaluates the activation of a block's first few
+// unaligned elements with scalar code, which may differ from its SIMD code in the last bit,
+// so with buffers aligned differently per thread the result would depend on the schedule.
+template <typename T, int Slot>
+T* conv_buffer(Index size) {
+  thread_local std::vector<T, Eigen::aligned_allocator<T>> buffer;
   if (static_cast<Index>(buffer.size()) < size) buffer.resize(static_cast<std::size_t>(size));
   return buffer.data();
 }
+
+// dst(j, i) = src(i, j) for a rows x cols source: square tiles of one SIMD packet a side
+// are transposed in registers (Eigen's ptranspose), the ragged edges element by element.
+// A class, as PackedWeight: a packet type as a template argument at function scope draws
+// GCC's -Wignored-attributes (the vector type's alignment attribute does not matter there).
+template <typename T>
+struct Transpose {
+  using Packet = typename Eigen::internal::packet_traits<T>::type;
+  static constexpr int kSize = Eigen::internal::unpacket_traits<Packet>::size;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+  using Tile = Eigen::internal::PacketBlock<Packet, kSize>;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+  static void run(const T* src, Index src_stride, Index rows, Index cols, T* dst,
+                  Index dst_stride) {
+    Index i0 = 0;
+    if constexpr (kSize > 1) {
+      for (; i0 + kSize <= rows; i0 += kSize) {
+        Index j0 = 0;
+        for (; j0 + kSize <= cols; j0 += kSize) {
+          Tile tile;
+          for (int r = 0; r < kSize; ++r)
+            tile.packet[r] = Eigen::internal::ploadu<Packet>(src + (i0 + r) * src_stride + j0);
+          Eigen::internal::ptranspose(tile);
+          for (int r = 0; r < kSize; ++r)
+            Eigen::internal::pstoreu(dst + (j0 + r) * dst_stride + i0, tile.packet[r]);
+        }
+        for (Index j = j0; j < cols; ++j)
+          for (Index i = i0; i < i0 + kSize; ++i) dst[j * dst_stride + i] = src[i * src_stride + j];
+      }
+    }
+    for (Index j = 0; j < cols; ++j)
+      for (Index i = i0; i < rows; ++i) dst[j * dst_stride + i] = src[i * src_stride + j];
+  }
+};
+
+// out = activation(W B + bias [+ residual]) for a layer with few output channels, computed
+// channel-major: W (out x depth) is packed once into groups of kRows output channels, each
+// depth x kRows, and B (depth x pixels: the input itself for a 1x1 convolution, else the
+// unfolded patches) is read in place, kPanelWidth pixels at a time, so the output needs no
+// transpose. The micro-kernel is PackedWeight's with the operands' roles swapped.
+template <typename T>
+class ChannelMajorProduct {
+  using Packet = typename Eigen::internal::packet_traits<T>::type;
+  static constexpr Index kPacketSize = Eigen::internal::unpacket_traits<Packet>::size;
+
+ public:
+  static constexpr Index kRows = 6;
+  static constexpr Index kPanelWidth = 2 * kPacketSize;
+  // A depth block of one panel of B (32 KiB of float with AVX-512) stays in L1 while every
+  // group of W meets it.
+  static constexpr Index kDepthBlock = 256;
+
+  ChannelMajorProduct() = default;
+
+  // `bias` has weight.rows() entries, or is null.
+  template <typename Derived>
+  ChannelMajorProduct(const Eigen::MatrixBase<Derived>& weight, const T* bias)
+      : outputs_(weight.rows()), depth_(weight.cols()) {
+    const Index groups = group_count();
+    packed_.assign(static_cast<std::size_t>(groups * depth_ * kRows), T(0));
+    bias_.assign(static_cast<std::size_t>(groups * kRows), T(0));
+    for (Index o = 0; o < outputs_; ++o) {
+      T* group = packed_.data() + (o / kRows) * depth_ * kRows + o % kRows;
+      for (Index k = 0; k < depth_; ++k) group[k * kRows] = weight(o, k);
+      if (bias) bias_[static_cast<std::size_t>(o)] = bias[o];
+    }
+  }
+
+  Index out_features() const { return outputs_; }
+
+  // out(o, 0:n) = activation(sum_k W(o, k) b(k, 0:n) + bias(o) [+ residual(o, 0:n)]); rows
+  // of b, out and residual are ldb, ldc and ldr apart.
+  void multiply(const T* b, Index ldb, Index n, T* out, Index ldc, const T* residual, Index ldr,
+                Activation activation) const {
+    const Index groups = group_count();
+    for (Index p0 = 0; p0 < n; p0 += kPanelWidth) {
+      const Index width = std::min(kPanelWidth, n - p0);
+      // The last, narrower panel: B copied zero-padded, the product into a full-width buffer.
+      const bool edge = width < kPanelWidth;
+      const T* panel = b + p0;
+      Index panel_stride = ldb;
+      T* target = out + p0;
+      Index target_stride = ldc;
+      if (edge) {
+        T* copy = conv_buffer<T, 5>(depth_ * kPanelWidth);
+        for (Index k = 0; k < depth_; ++k) {
+          std::copy(b + k * ldb + p0, b + k * ldb + n, copy + k * kPanelWidth);
+          std::fill(copy + k * kPanelWidth + width, copy + (k + 1) * kPanelWidth, T(0));
+        }
+        panel = copy;
+        panel_stride = kPanelWidth;
+        target = conv_buffer<T, 6>(groups * kRows * kPanelWidth);
+        target_stride = kPanelWidth;
+      }
+      for (Index k0 = 0; k0 < depth_; k0 += kDepthBlock) {
+        const Index depth = std::min(kDepthBlock, depth_ - k0);
+        for (Index g = 0; g < groups; ++g) {
+          const Index o = g * kRows;
+          kernel(std::min(kRows, outputs_ - o), depth, packed_.data() + (g * depth_ + k0) * kRows,
+                 panel + k0 * panel_stride, panel_stride, bias_.data() + o,
+                 target + o * target_stride, target_stride, k0 > 0);
+        }
+      }
+      for (Index o = 0; o < outputs_; ++o) {
+        T* row = out + o * ldc + p0;
+        if (edge) std::copy(target + o * target_stride, target + o * target_stride + width, row);
+        Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> values(row, width);
+        if (residual)
+          values +=
+              Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(residual + o * ldr + p0, width);
+        apply_activation(activation, values);
+      }
+    }
+  }
+
+ private:
+  Index group_count() const { return (outputs_ + kRows - 1) / kRows; }
+
+  EIGEN_ALWAYS_INLINE static void kernel(Index rows, Index depth, const T* a, const T* b, Index ldb,
+                                         const T* bias, T* c, Index ldc, bool accumulate) {
+    switch (rows) {
+      case 6:
+        return micro_kernel<6>(depth, a, b, ldb, bias, c, ldc, accumulate);
+      case 5:
+        return micro_kernel<5>(depth, a, b, ldb, bias, c, ldc, accumulate);
+      case 4:
+        return micro_kernel<4>(depth, a, b, ldb, bias, c, ldc, accumulate);
+      case 3:
+        return micro_kernel<3>(depth, a, b, ldb, bias, c, ldc, accumulate);
+      case 2:
+        return micro_kernel<2>(depth, a, b, ldb, bias, c, ldc, accumulate);
+      default:
+        return micro_kernel<1>(depth, a, b, ldb, bias, c, ldc, accumulate);
+    }
+  }
+
+  // c[0:Rows, 0:kPanelWidth] = a (depth x kRows, k-major) ^T b[0:depth, 0:kPanelWidth] + (c
+  // when `accumulate`, else bias(r) on every column).
+  template <int Rows>
+  EIGEN_ALWAYS_INLINE static void micro_kernel(Index depth, const T* a, const T* b, Index ldb,
+                                               const T* bias, T* c, Index ldc, bool accumulate) {
+    using namespace Eigen::internal;
+    Packet left[Rows], right[Rows];
+    for (int r = 0; r < Rows; ++r) {
+      left[r] = accumulate ? ploadu<Packet>(c + r * ldc) : pset1<Packet>(bias[r]);
+      right[r] = accumulate ? ploadu<Packet>(c + r * ldc + kPacketSize) : pset1<Packet>(bias[r]);
+    }
+    for (Index k = 0; k < depth; ++k, b += ldb, a += kRows) {
+      const Packet b_left = ploadu<Packet>(b);
+      const Packet b_right = ploadu<Packet>(b + kPacketSize);
+      for (int r = 0; r < Rows; ++r) {
+        const Packet a_rk = pset1<Packet>(a[r]);
+        left[r] = pmadd(a_rk, b_left, left[r]);
+        right[r] = pmadd(a_rk, b_right, right[r]);
+      }
+    }
+    for (int r = 0; r < Rows; ++r) {
+      pstoreu(c + r * ldc, left[r]);
+      pstoreu(c + r * ldc + kPacketSize, right[r]);
+    }
+  }
+
+  Index outputs_ = 0, depth_ = 0;
+  std::vector<T> packed_;  // group_count() groups of depth x kRows
+  std::vector<T> bias_;    // group_count() * kRows entries, zero without a bias
+};
 
 // First and one-past-last output column x whose input column x * stride + offset lies in
 // [0, width); the others read zero padding.
@@ -71,7 +260,8 @@ class Conv2d {
         stride_(stride),
         padding_(padding),
         activation_(activation),
-        groups_(groups) {
+        groups_(groups),
+        packed_(pixel_major_weight(weight_, bias_, groups_)) {
     if (weight_.rank() != 4 || weight_.size() == 0)
       throw ShapeError(detail::concat("Conv2d: weight must be a non-empty (out, in, kh, kw), got ",
                                       detail::shape_string(weight_.shape())));
@@ -86,6 +276,9 @@ class Conv2d {
                                            detail::shape_string(weight_.shape()),
                                            ": only groups 1 and depthwise (groups = in = out "
                                            "channels) are supported"));
+    if (groups_ == 1 && out_channels() < detail::kConvMinPackedOutputs)
+      narrow_ =
+          detail::ChannelMajorProduct<T>(weight_matrix(), has_bias() ? bias_.data() : nullptr);
   }
 
   // Binds `<prefix>weight` (out, in, kernel, kernel) and, when `has_bias`, `<prefix>bias`.
@@ -109,7 +302,7 @@ class Conv2d {
   bool has_bias() const { return !bias_.empty(); }
   const Tensor<T>& weight_tensor() const { return weight_; }
   const Tensor<T>& bias_tensor() const { return bias_; }
-  // The weight as the (out, in * kh * kw) matrix the GEMM uses.
+  // The weight as PyTorch's (out, in * kh * kw) matrix (the product uses a reordered copy).
   ConstMatrixMap<T> weight_matrix() const {
     return weight_.matrix(out_channels(), weight_.size() / out_channels());
   }
@@ -133,12 +326,9 @@ class Conv2d {
     output.width = out_w;
     if (residual) check_residual(*residual, output);
     if (is_depthwise())
-      depthwise(input, output);
-    else if (is_pointwise())
-      output.data.noalias() = weight_matrix() * input.data;
+      depthwise(input, output, residual);
     else
-      unfolded_product(input, output);
-    finish(output, residual);
+      banded_product(input, output, residual);
   }
 
   FeatureMap<T> forward(const FeatureMap<T>& input, const FeatureMap<T>* residual = nullptr) const {
@@ -149,7 +339,29 @@ class Conv2d {
 
  private:
   bool is_pointwise() const {
-    return groups_ == 1 && kernel_height() == 1 && kernel_width() == 1 && stride_ == 1 && padding_ == 0;
+    return groups_ == 1 && kernel_height() == 1 && kernel_width() == 1 && stride_ == 1 &&
+           padding_ == 0;
+  }
+
+  // The pixel-major product's weight for a groups-1 layer with at least
+  // kConvMinPackedOutputs outputs (else empty): column (ky * kw + kx) * in + c holds
+  // weight(o, c, ky, kx), the order in which a patch row is copied from pixel-major input.
+  // Built in the member initialiser (no assignment: GCC 12 then warns about PackedWeight's
+  // optional bias), so it checks the shapes that the constructor's body rejects.
+  static PackedWeight<T> pixel_major_weight(const Tensor<T>& weight, const Tensor<T>& bias,
+                                            Index groups) {
+    if (groups != 1 || weight.rank() != 4 || weight.size() == 0 ||
+        weight.dim(0) < detail::kConvMinPackedOutputs ||
+        !(bias.empty() || bias.shape() == Shape{weight.dim(0)}))
+      return PackedWeight<T>();
+    const Index out = weight.dim(0), in = weight.dim(1), taps = weight.dim(2) * weight.dim(3);
+    const auto pytorch = weight.matrix(out, in * taps);
+    Matrix<T> reordered(out, in * taps);
+    for (Index o = 0; o < out; ++o)
+      for (Index c = 0; c < in; ++c)
+        for (Index t = 0; t < taps; ++t) reordered(o, t * in + c) = pytorch(o, c * taps + t);
+    if (bias.empty()) return PackedWeight<T>(reordered);
+    return PackedWeight<T>(reordered, bias.vector());
   }
 
   void check_input(const FeatureMap<T>& input) const {
@@ -172,64 +384,18 @@ class Conv2d {
                                       output.width));
   }
 
-  // Each output plane accumulates its kh * kw shifted input rows, clipped to the image.
-  void depthwise(const FeatureMap<T>& input, FeatureMap<T>& output) const {
-    const Index kh = kernel_height(), kw = kernel_width(), out_h = output.height,
-                out_w = output.width, channels = out_channels();
-#ifdef _OPENMP
-#pragma omp parallel for if (output.data.size() * kh * kw > (Index{1} << 16))
-#endif
-    for (Index c = 0; c < channels; ++c) {
-      const T* plane = input.data.row(c).data();
-      const T* taps = weight_.data() + c * kh * kw;
-      T* destination = output.data.row(c).data();
-      std::fill(destination, destination + out_h * out_w, T(0));
-      for (Index ky = 0; ky < kh; ++ky) {
-        for (Index kx = 0; kx < kw; ++kx) {
-          const T tap = taps[ky * kw + kx];
-          const Index offset = kx - padding_;
-          const auto [x_begin, x_end] =
-              detail::valid_output_range(offset, stride_, input.width, out_w);
-          for (Index y = 0; y < out_h; ++y) {
-            const Index source_y = y * stride_ - padding_ + ky;
-            if (source_y < 0 || source_y >= input.height) continue;
-            const T* source = plane + source_y * input.width;
-            T* row = destination + y * out_w;
-            for (Index x = x_begin; x < x_end; ++x) row[x] += tap * source[x * stride_ + offset];
-          }
-        }
-      }
-    }
-  }
-
-  void unfolded_product(const FeatureMap<T>& input, FeatureMap<T>& output) const {
-    const Index patch = in_channels() * kernel_height() * kernel_width();
-    const Index out_w = output.width, out_h = output.height;
-    const Index columns_wanted =
-        std::max(detail::kUnfoldTileElements / patch, detail::kUnfoldMinColumns);
-    const Index band = std::clamp((columns_wanted + out_w - 1) / out_w, Index{1}, out_h);
-    T* buffer = detail::unfold_buffer<T>(patch * band * out_w);
-    for (Index y0 = 0; y0 < out_h; y0 += band) {
-      const Index rows = std::min(band, out_h - y0);
-      Eigen::Map<Matrix<T>> columns(buffer, patch, rows * out_w);
-      unfold(input, y0, rows, out_w, columns);
-      output.data.middleCols(y0 * out_w, rows * out_w).noalias() = weight_matrix() * columns;
-    }
-  }
-
-  // im2col of output rows [y0, y0 + rows).
-  void unfold(const FeatureMap<T>& input, Index y0, Index rows, Index out_w,
-              Eigen::Map<Matrix<T>>& columns) const {
-    const Index kh = kernel_height(), kw = kernel_width(), patch = columns.rows();
-#ifdef _OPENMP
-#pragma omp parallel for if (patch * columns.cols() > (Index{1} << 16))
-#endif
+  // Channel-major patches of output rows [y0, y0 + rows), rows * out_w columns: row
+  // (c, ky, kx), column (y, x) holds input(c, y * stride - padding + ky, x * stride -
+  // padding + kx) (im2col).
+  void unfold_channel_major(const FeatureMap<T>& input, Index y0, Index rows, Index out_w,
+                            T* columns) const {
+    const Index kh = kernel_height(), kw = kernel_width(), patch = in_channels() * kh * kw;
     for (Index r = 0; r < patch; ++r) {
       const Index c = r / (kh * kw), ky = (r / kw) % kh, kx = r % kw;
       const T* plane = input.data.row(c).data();
       const Index offset = kx - padding_;  // source x = x * stride + offset
       const auto [x_begin, x_end] = detail::valid_output_range(offset, stride_, input.width, out_w);
-      T* destination = columns.row(r).data();
+      T* destination = columns + r * rows * out_w;
       for (Index y = y0; y < y0 + rows; ++y, destination += out_w) {
         const Index source_y = y * stride_ - padding_ + ky;
         if (source_y < 0 || source_y >= input.height) {
@@ -247,17 +413,194 @@ class Conv2d {
     }
   }
 
-  void finish(FeatureMap<T>& output, const FeatureMap<T>* residual) const {
-    if (!has_bias() && !residual && activation_ == Activation::Identity) return;
-    const Index channels = output.channels();
+  // Output columns [first, first + count): += residual, then the activation (the product
+  // could not apply it: it comes after the residual).
+  void add_residual(FeatureMap<T>& output, const FeatureMap<T>& residual, Index first,
+                    Index count) const {
+    for (Index c = 0; c < output.channels(); ++c) {
+      auto segment = output.data.row(c).segment(first, count);
+      segment += residual.data.row(c).segment(first, count);
+      apply_activation(activation_, segment);
+    }
+  }
+
+  // Bands of whole output rows, as many as the patch buffer size asks for, rounded up to a
+  // multiple of the thread count so that the threads, one band at a time, finish together.
+  void banded_product(const FeatureMap<T>& input, FeatureMap<T>& output,
+                      const FeatureMap<T>* residual) const {
+    const Index out_h = output.height, out_w = output.width;
+    const Index patch = in_channels() * kernel_height() * kernel_width();
+    const Index band_pixels =
+        std::max(detail::kConvMinBandPixels, detail::kConvBandElements / patch);
+    const bool parallel = num_threads() > 1 && out_h > 1 &&
+                          output.data.size() * patch >= num_threads() * kMinParallelElements;
+    const Index threads = parallel ? num_threads() : 1;
+    Index bands = (out_h * out_w + band_pixels - 1) / band_pixels;
+    bands = std::min(out_h, (bands + threads - 1) / threads * threads);
+    const Index band_rows = (out_h + bands - 1) / bands;
+    bands = (out_h + band_rows - 1) / band_rows;
 #ifdef _OPENMP
-#pragma omp parallel for if (output.data.size() > (Index{1} << 16))
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+#endif
+    for (Index band = 0; band < bands; ++band) {
+      const Index y0 = band * band_rows, rows = std::min(band_rows, out_h - y0);
+      if (narrow_.out_features() > 0)
+        narrow_band_product(input, output, residual, y0, rows);
+      else
+        band_product(input, output, residual, y0, rows);
+    }
+  }
+
+  void narrow_band_product(const FeatureMap<T>& input, FeatureMap<T>& output,
+                           const FeatureMap<T>* residual, Index y0, Index rows) const {
+    const Index out_w = output.width, first = y0 * out_w, pixels = rows * out_w;
+    const T* patches = input.data.data() + first;
+    Index stride = input.data.cols();
+    if (!is_pointwise()) {
+      T* unfolded =
+          detail::conv_buffer<T, 1>(in_channels() * kernel_height() * kernel_width() * pixels);
+      unfold_channel_major(input, y0, rows, out_w, unfolded);
+      patches = unfolded;
+      stride = pixels;
+    }
+    narrow_.multiply(patches, stride, pixels, output.data.data() + first, output.data.cols(),
+                     residual ? residual->data.data() + first : nullptr,
+                     residual ? residual->data.cols() : 0, activation_);
+  }
+
+  // Output rows [y0, y0 + rows): patches, product, transposed store.
+  void band_product(const FeatureMap<T>& input, FeatureMap<T>& output,
+                    const FeatureMap<T>* residual, Index y0, Index rows) const {
+    const Index in = in_channels(), width = input.width, out_w = output.width;
+    const Index pixels = rows * out_w, patch = packed_.in_features();
+    // Input rows the band reads, clipped to the image, copied pixel-major.
+    const Index first_row = std::max<Index>(0, y0 * stride_ - padding_);
+    const Index end_row =
+        std::min(input.height, (y0 + rows - 1) * stride_ - padding_ + kernel_height());
+    T* pixel_major =
+        detail::conv_buffer<T, 0>(std::max<Index>(0, end_row - first_row) * width * in);
+    if (end_row > first_row)
+      detail::Transpose<T>::run(input.data.data() + first_row * width, input.data.cols(), in,
+                                (end_row - first_row) * width, pixel_major, in);
+    const T* patches = pixel_major;
+    if (!is_pointwise()) {
+      T* unfolded = detail::conv_buffer<T, 1>(pixels * patch);
+      unfold(pixel_major, first_row, end_row, width, y0, rows, out_w, unfolded);
+      patches = unfolded;
+    }
+    T* result = detail::conv_buffer<T, 2>(pixels * out_channels());
+    const Eigen::Map<const Matrix<T>> x(patches, pixels, patch);
+    Eigen::Map<Matrix<T>> product(result, pixels, out_channels());
+    packed_.multiply(x, product, residual ? Activation::Identity : activation_);
+    const Index first = y0 * out_w;
+    detail::Transpose<T>::run(result, out_channels(), pixels, out_channels(),
+                              output.data.data() + first, output.data.cols());
+    if (residual) add_residual(output, *residual, first, pixels);
+  }
+
+  // Patch rows of output rows [y0, y0 + rows) from the pixel-major input rows
+  // [first_row, end_row): tap (ky, kx) of pixel (y, x) is the `in` values of input pixel
+  // (y * stride - padding + ky, x * stride - padding + kx), or zeros outside the image.
+  void unfold(const T* pixel_major, Index first_row, Index end_row, Index width, Index y0,
+              Index rows, Index out_w, T* patches) const {
+    const Index in = in_channels(), kh = kernel_height(), kw = kernel_width();
+    const Index patch = in * kh * kw;
+    for (Index y = y0; y < y0 + rows; ++y) {
+      for (Index ky = 0; ky < kh; ++ky) {
+        const Index source_y = y * stride_ - padding_ + ky;
+        const bool inside = source_y >= first_row && source_y < end_row;
+        const T* source_row = inside ? pixel_major + (source_y - first_row) * width * in : nullptr;
+        for (Index kx = 0; kx < kw; ++kx) {
+          T* destination = patches + (y - y0) * out_w * patch + (ky * kw + kx) * in;
+          const Index offset = kx - padding_;  // source x = x * stride + offset
+          const auto [x_begin, x_end] =
+              inside ? detail::valid_output_range(offset, stride_, width, out_w)
+                     : std::pair<Index, Index>{0, 0};
+          for (Index x = 0; x < out_w; ++x, destination += patch) {
+            if (x < x_begin || x >= x_end) {
+              std::fill(destination, destination + in, T(0));
+            } else {
+              const T* source = source_row + (x * stride_ + offset) * in;
+              std::copy(source, source + in, destination);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // Each channel is filtered from a zero-padded copy of its plane, split by stride phase:
+  // phase q of padded row r holds padded(r, i * stride + q), so tap (ky, kx) of output x
+  // reads phase kx % stride of row y * stride + ky at x + kx / stride, a contiguous run.
+  void depthwise(const FeatureMap<T>& input, FeatureMap<T>& output,
+                 const FeatureMap<T>* residual) const {
+    const Index channels = out_channels(),
+                phase_w = (input.width + 2 * padding_ + stride_ - 1) / stride_;
+    const Index padded_size = (input.height + 2 * padding_) * stride_ * phase_w;
+#ifdef _OPENMP
+#pragma omp parallel for if (output.data.size() * kernel_height() * kernel_width() >= \
+                             kMinParallelElements)
 #endif
     for (Index c = 0; c < channels; ++c) {
-      auto row = output.data.row(c);
-      if (has_bias()) row.array() += bias()(c);
-      if (residual) row += residual->data.row(c);
-      apply_activation(activation_, row);
+      T* padded = detail::conv_buffer<T, 3>(padded_size);
+      std::fill(padded, padded + padded_size, T(0));
+      const T* plane = input.data.row(c).data();
+      for (Index y = 0; y < input.height; ++y) {
+        T* phases = padded + (y + padding_) * stride_ * phase_w;
+        const T* source = plane + y * input.width;
+        if (stride_ == 1) {
+          std::copy(source, source + input.width, phases + padding_);
+          continue;
+        }
+        for (Index x = 0; x < input.width; ++x) {
+          const Index px = x + padding_;
+          phases[(px % stride_) * phase_w + px / stride_] = source[x];
+        }
+      }
+      if (stride_ == 1)
+        filter_flat(padded, phase_w, c, output);
+      else
+        filter_rows(padded, phase_w, c, output);
+      auto result = output.data.row(c);
+      if (residual) result += residual->data.row(c);
+      apply_activation(activation_, result);
+    }
+  }
+
+  // Stride 1: each tap is one multiply-add over the whole plane, in padded coordinates (row
+  // stride `padded_w`, the columns past out_w computed and dropped), so the loops are long.
+  void filter_flat(const T* padded, Index padded_w, Index c, FeatureMap<T>& output) const {
+    const Index kh = kernel_height(), kw = kernel_width(), out_h = output.height,
+                out_w = output.width, span = (out_h - 1) * padded_w + out_w;
+    T* sums = detail::conv_buffer<T, 4>(span);
+    std::fill(sums, sums + span, has_bias() ? bias_.data()[c] : T(0));
+    const T* taps = weight_.data() + c * kh * kw;
+    for (Index ky = 0; ky < kh; ++ky)
+      for (Index kx = 0; kx < kw; ++kx) {
+        const T tap = taps[ky * kw + kx];
+        const T* source = padded + ky * padded_w + kx;
+        for (Index i = 0; i < span; ++i) sums[i] += tap * source[i];
+      }
+    T* destination = output.data.row(c).data();
+    for (Index y = 0; y < out_h; ++y)
+      std::copy(sums + y * padded_w, sums + y * padded_w + out_w, destination + y * out_w);
+  }
+
+  void filter_rows(const T* padded, Index phase_w, Index c, FeatureMap<T>& output) const {
+    const Index kh = kernel_height(), kw = kernel_width(), out_w = output.width;
+    const T* taps = weight_.data() + c * kh * kw;
+    T* destination = output.data.row(c).data();
+    for (Index y = 0; y < output.height; ++y) {
+      T* row = destination + y * out_w;
+      std::fill(row, row + out_w, has_bias() ? bias_.data()[c] : T(0));
+      for (Index ky = 0; ky < kh; ++ky) {
+        const T* phases = padded + (y * stride_ + ky) * stride_ * phase_w;
+        for (Index kx = 0; kx < kw; ++kx) {
+          const T tap = taps[ky * kw + kx];
+          const T* source = phases + (kx % stride_) * phase_w + kx / stride_;
+          for (Index x = 0; x < out_w; ++x) row[x] += tap * source[x];
+        }
+      }
     }
   }
 
@@ -267,6 +610,9 @@ class Conv2d {
   Index padding_ = 0;
   Activation activation_ = Activation::Identity;
   Index groups_ = 1;
+  // Groups 1 with at least kConvMinPackedOutputs outputs: the reordered weight and the bias.
+  PackedWeight<T> packed_;
+  detail::ChannelMajorProduct<T> narrow_;  // groups 1, fewer outputs
 };
 
 }  // namespace eigenformer

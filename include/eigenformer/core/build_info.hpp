@@ -1,11 +1,12 @@
 #pragma once
-// What this build of eigenformer runs with: the SIMD instruction sets its kernels were compiled
-// for, what the CPU offers, and the threads OpenMP gives it. Kernels follow the compiler's flags
-// (Eigen's packet types are fixed at compile time), so a build without -march gets SSE2 on
-// x86-64 whatever the CPU supports; this says so, and `text-encoder --version` prints it.
+// What this build of eigenformer runs with: the kernel variant chosen at run time for the hot
+// float kernels (kernels/cpu_features.hpp), the SIMD instruction sets the rest was compiled for
+// (Eigen's packet types follow the compiler's flags: SSE2 in a plain x86-64 build), what the CPU
+// offers beyond them, and the threads OpenMP gives it. `text-encoder --version` prints it.
 
 #include <eigenformer/core/threading.hpp>
 #include <eigenformer/core/types.hpp>
+#include <eigenformer/kernels/cpu_features.hpp>
 
 #include <string>
 
@@ -15,10 +16,11 @@ namespace eigenformer {
 inline constexpr const char* kVersion = "0.1.0";
 
 struct BuildInfo {
-  std::string kernels;  // instruction sets compiled in ("SSE, SSE2", "AVX2, FMA", ...)
-  std::string cpu;      // instruction sets this CPU offers beyond them, empty if none known
-  bool openmp = false;  // compiled with OpenMP: threads available
-  int threads = 1;      // threads later calls use (set_num_threads)
+  std::string kernels;   // the run-time variant of the hot kernels: "avx512", "avx2", "baseline"
+  std::string compiled;  // instruction sets compiled in ("SSE, SSE2", "AVX2, FMA", ...)
+  std::string cpu;       // instruction sets this CPU offers beyond `compiled`, empty if none
+  bool openmp = false;   // compiled with OpenMP: threads available
+  int threads = 1;       // threads later calls use (set_num_threads)
   std::string compiler;
 };
 
@@ -49,7 +51,8 @@ inline std::string unused_cpu_features() {
 
 inline BuildInfo build_info() {
   BuildInfo info;
-  info.kernels = Eigen::SimdInstructionSetsInUse();
+  info.kernels = kernel_variant_name(kernel_variant());
+  info.compiled = Eigen::SimdInstructionSetsInUse();
   info.cpu = detail::unused_cpu_features();
 #ifdef _OPENMP
   info.openmp = true;
@@ -63,15 +66,22 @@ inline BuildInfo build_info() {
   return info;
 }
 
-// One line for a --version output.
+// One line for a --version output, e.g. "eigenformer 0.1.0; kernels: avx512 (chosen at run
+// time; other code compiled for SSE, SSE2; -march=native would widen it); threads: 2 (OpenMP)".
 inline std::string build_info_string() {
   const BuildInfo info = build_info();
   std::string text = std::string("eigenformer ") + kVersion + "; kernels: " + info.kernels +
-                     "; threads: " + std::to_string(info.threads) +
-                     (info.openmp ? " (OpenMP)" : " (built without OpenMP: one thread)");
-  if (!info.cpu.empty())
-    text +=
-        "; this CPU also has " + info.cpu + ", unused by this build (compile with -march=native)";
+                     " (chosen at run time; other code compiled for " + info.compiled;
+  if (!info.cpu.empty()) {
+    text += "; this CPU also has " + info.cpu;
+    if (info.kernels == kernel_variant_name(KernelVariant::Baseline) &&
+        best_kernel_variant() != KernelVariant::Baseline)
+      text += std::string(", unused: EIGENFORMER_KERNELS or set_kernel_variant chose baseline");
+    else
+      text += ", which -march=native would use there too";
+  }
+  text += "); threads: " + std::to_string(info.threads) +
+          (info.openmp ? " (OpenMP)" : " (built without OpenMP: one thread)");
   return text;
 }
 

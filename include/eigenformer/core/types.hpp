@@ -7,8 +7,10 @@
 // warnings about the compiler's header, none about this code. Included first, under a pragma
 // that covers only the intrinsics headers' lines. The price, with GCC 12 only: an
 // uninitialized vector passed to an intrinsic is reported at such a line, so it goes
-// unreported too, in any file that includes eigenformer before <immintrin.h> or Eigen.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12 && defined(__AVX512F__)
+// unreported too, in any file that includes eigenformer before <immintrin.h> or Eigen. On
+// any x86 build: the run-time AVX-512 kernels (kernels/) use that header without -mavx512f.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12 && \
+    (defined(__x86_64__) || defined(__i386__))
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"

@@ -3,11 +3,13 @@
 
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/types.hpp>
+#include <eigenformer/kernels/rows_x86.hpp>
 
 #include <unsupported/Eigen/SpecialFunctions>
 
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 namespace eigenformer {
 
@@ -78,10 +80,20 @@ T activate(Activation activation, T x) {
 
 // Applies `activation` to every element of `x` in place. Written as Eigen array
 // expressions so that erf, tanh and exp run on SIMD packets (Eigen's float erf and tanh
-// are rational approximations accurate to a few ulp).
+// are rational approximations accurate to a few ulp). Float GELU on memory with unit inner
+// stride runs the run-time AVX2 / AVX-512 kernel when one is chosen (the feed-forward's).
 template <typename Derived>
 void apply_activation(Activation activation, Eigen::DenseBase<Derived>& x) {
   using T = typename Derived::Scalar;
+  constexpr bool kDirect =
+      (int(Derived::Flags) & Eigen::DirectAccessBit) && (int(Derived::Flags) & Eigen::LvalueBit);
+  if constexpr (std::is_same_v<T, float> && kDirect) {
+    Derived& d = x.derived();
+    if (activation == Activation::GELU && d.innerStride() == 1 &&
+        kernels::gelu_rows(kernel_variant(), d.data(), d.outerSize(), d.innerSize(),
+                           d.outerStride()))
+      return;
+  }
   auto a = x.derived().array();
   switch (activation) {
     case Activation::Identity:

@@ -6,9 +6,11 @@
 #include <eigenformer/core/tensor.hpp>
 #include <eigenformer/core/threading.hpp>
 #include <eigenformer/core/types.hpp>
+#include <eigenformer/kernels/rows_x86.hpp>
 
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 namespace eigenformer {
 
@@ -41,12 +43,13 @@ class LayerNorm {
     if (x.cols() != features())
       throw ShapeError(
           detail::concat("LayerNorm: input has ", x.cols(), " features, expected ", features()));
+    const KernelVariant variant = kernel_variant();  // outside the parallel region: it may throw
 #ifdef _OPENMP
 #pragma omp parallel for if (x.size() >= kMinParallelElements)
 #endif
     for (Index r = 0; r < x.rows(); ++r) {
       auto row = x.row(r);
-      normalize_row(row);
+      if (!run_time_kernel(variant, row.data(), nullptr)) normalize_row(row);
     }
   }
 
@@ -57,11 +60,13 @@ class LayerNorm {
       throw ShapeError(detail::concat("LayerNorm: residual input is ", x.rows(), " x ", x.cols(),
                                       " and ", hidden.rows(), " x ", hidden.cols(), ", expected ",
                                       features(), " features"));
+    const KernelVariant variant = kernel_variant();
 #ifdef _OPENMP
 #pragma omp parallel for if (x.size() >= kMinParallelElements)
 #endif
     for (Index r = 0; r < x.rows(); ++r) {
       auto row = hidden.row(r);
+      if (run_time_kernel(variant, row.data(), x.row(r).data())) continue;
       row += x.row(r);
       normalize_row(row);
     }
@@ -74,6 +79,16 @@ class LayerNorm {
   }
 
  private:
+  // The AVX2 / AVX-512 row kernel for float (row += residual first, when not null); false for
+  // the baseline variant and other types.
+  bool run_time_kernel([[maybe_unused]] KernelVariant variant, [[maybe_unused]] T* row,
+                       [[maybe_unused]] const T* residual) const {
+    if constexpr (std::is_same_v<T, float>)
+      return features() > 0 && kernels::layer_norm_row(variant, row, residual, weight().data(),
+                                                       bias().data(), eps_, features());
+    return false;
+  }
+
   template <typename Row>
   void normalize_row(Row& row) const {
     auto values = row.array();

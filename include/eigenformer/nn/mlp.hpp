@@ -1,7 +1,8 @@
 #pragma once
 // A stack of Linear layers with an activation between consecutive layers and none after the
 // last: DETR's MLP prediction head (HF DetrMLPPredictionHead / RTDetrMLPPredictionHead use
-// ReLU), which predicts boxes and encodes reference points as query positions.
+// ReLU), which predicts boxes and encodes reference points as query positions, and with two
+// layers a transformer's position-wise feed-forward block (FeedForward).
 
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/nn/activations.hpp>
@@ -43,6 +44,10 @@ class Mlp {
     return Mlp(std::move(layers), activation);
   }
 
+  // Two layers, second(activation(first(x))): a transformer's feed-forward block.
+  Mlp(Linear<T> first, Linear<T> second, Activation activation)
+      : Mlp(two_layers(std::move(first), std::move(second)), activation) {}
+
   Index num_layers() const { return static_cast<Index>(layers_.size()); }
   Index in_features() const { return layers_.empty() ? 0 : layers_.front().in_features(); }
   Index out_features() const { return layers_.empty() ? 0 : layers_.back().out_features(); }
@@ -59,6 +64,15 @@ class Mlp {
   }
 
  private:
+  // A braced list would copy the layers (initializer_list elements are const).
+  static std::vector<Linear<T>> two_layers(Linear<T> first, Linear<T> second) {
+    std::vector<Linear<T>> layers;
+    layers.reserve(2);
+    layers.push_back(std::move(first));
+    layers.push_back(std::move(second));
+    return layers;
+  }
+
   std::vector<Linear<T>> layers_;
   Activation activation_ = Activation::ReLU;
 };

@@ -4,18 +4,22 @@
 //
 // Eigen's GEMM repacks the weight on every call (for a row-major `tokens x features`
 // result it packs W as its left-hand side): at batch 1 that is about a sixth of a BERT
-// forward pass. Here W is stored as panels of kPanelWidth output columns, each panel
-// `in_features x kPanelWidth` contiguous, so the micro-kernel reads it with aligned vector
+// forward pass. Here W is stored as panels of panel_width() output columns, each panel
+// `in_features x panel_width()` contiguous, so the micro-kernel reads it with aligned vector
 // loads in the order it needs. The micro-kernel is the classic register-blocked one (Goto
 // and van de Geijn, "Anatomy of high-performance matrix multiplication", 2008; BLIS's
 // 6 x 16 Haswell kernel): kRows rows of x times one panel, kRows x 2 vector accumulators,
 // one broadcast of x and two vector loads of W per multiply-add step. It is written with
 // Eigen's packet primitives, so it uses whatever SIMD Eigen was compiled for (SSE, AVX,
-// AVX-512, NEON) and works for float and double alike.
+// AVX-512, NEON) and works for float and double alike. For float, the AVX2 and AVX-512
+// variants chosen at run time (kernels/cpu_features.hpp) replace it with intrinsics kernels
+// of the same shape (kernels/gemm_x86.hpp), and the panel width follows the variant.
 
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/huge_page_buffer.hpp>
 #include <eigenformer/core/types.hpp>
+#include <eigenformer/kernels/cpu_features.hpp>
+#include <eigenformer/kernels/gemm_x86.hpp>
 #include <eigenformer/nn/activations.hpp>
 
 #ifdef _OPENMP
@@ -25,6 +29,7 @@
 #include <algorithm>
 #include <atomic>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -39,7 +44,11 @@ class PackedWeight {
   // Rows of x per micro-kernel call: 6 x 2 accumulators + 2 panel vectors + 1 broadcast
   // fit the 16 vector registers of AVX2 (BLIS uses 6 x 16 for float on Haswell).
   static constexpr Index kRows = 6;
-  static constexpr Index kPanelWidth = 2 * kPacketSize;
+  // Output columns per panel of the Eigen kernel (baseline variant), and the widest panel of
+  // any variant (AVX-512's 32 floats).
+  static constexpr Index kBaselinePanelWidth = 2 * kPacketSize;
+  static constexpr Index kMaxPanelWidth =
+      std::is_same_v<T, float> ? std::max<Index>(kBaselinePanelWidth, 32) : kBaselinePanelWidth;
 
   PackedWeight() = default;
 
@@ -58,28 +67,33 @@ class PackedWeight {
       throw ShapeError(
           detail::concat("PackedWeight: bias has ", bias.size(), " entries, expected ", outputs_));
     // Zero-padded to whole panels, like the weight, for the last panel's full-width loads.
-    bias_.emplace(static_cast<std::size_t>(panel_count() * kPanelWidth), T(0));
+    bias_.emplace(static_cast<std::size_t>(panel_count() * panel_width_), T(0));
     for (Index o = 0; o < outputs_; ++o) (*bias_)[static_cast<std::size_t>(o)] = bias(o);
   }
 
   // Packs `weight` (out_features x in_features, any Eigen expression: a transposed view, a
   // scaled one) in place of the current contents, reusing the storage when it is
   // large enough: operands that change with every call (an attention head's keys and values)
-  // are packed into a workspace without allocating.
+  // are packed into a workspace without allocating. The layout is the one the kernel
+  // variant current now needs (kernel_variant()); later products use that variant.
   template <typename Derived>
   void pack(const Eigen::MatrixBase<Derived>& weight) {
     outputs_ = weight.rows();
     inputs_ = weight.cols();
     bias_.reset();
-    const Index panels = panel_count();
-    panels_.resize(panels * inputs_ * kPanelWidth);
+    variant_ = std::is_same_v<T, float> ? kernel_variant() : KernelVariant::Baseline;
+    panel_width_ = variant_ == KernelVariant::AVX512 ? 32
+                   : variant_ == KernelVariant::AVX2 ? 16
+                                                     : kBaselinePanelWidth;
+    const Index panels = panel_count(), width = panel_width_;
+    panels_.resize(panels * inputs_ * width);
     for (Index p = 0; p < panels; ++p) {
-      const Index first = p * kPanelWidth;
-      const Index width = std::min(kPanelWidth, outputs_ - first);
+      const Index first = p * width;
+      const Index columns = std::min(width, outputs_ - first);
       T* panel = panel_data(p);
       for (Index k = 0; k < inputs_; ++k) {
-        for (Index o = 0; o < width; ++o) panel[k * kPanelWidth + o] = weight(first + o, k);
-        for (Index o = width; o < kPanelWidth; ++o) panel[k * kPanelWidth + o] = T(0);
+        for (Index o = 0; o < columns; ++o) panel[k * width + o] = weight(first + o, k);
+        for (Index o = columns; o < width; ++o) panel[k * width + o] = T(0);
       }
     }
   }
@@ -88,14 +102,17 @@ class PackedWeight {
   Matrix<T> unpack() const {
     Matrix<T> weight(outputs_, inputs_);
     for (Index o = 0; o < outputs_; ++o) {
-      const T* panel = panel_data(o / kPanelWidth) + o % kPanelWidth;
-      for (Index k = 0; k < inputs_; ++k) weight(o, k) = panel[k * kPanelWidth];
+      const T* panel = panel_data(o / panel_width_) + o % panel_width_;
+      for (Index k = 0; k < inputs_; ++k) weight(o, k) = panel[k * panel_width_];
     }
     return weight;
   }
 
   Index out_features() const { return outputs_; }
   Index in_features() const { return inputs_; }
+  // The kernels this weight was packed for, and its panel width (output columns per panel).
+  KernelVariant variant() const { return variant_; }
+  Index panel_width() const { return panel_width_; }
   bool has_bias() const { return bias_.has_value(); }
   // The bias (out_features), empty without one.
   ConstVectorMap<T> bias() const {
@@ -147,12 +164,12 @@ class PackedWeight {
  private:
   // Cache blocking as ONNX Runtime's MLAS does it for a packed weight (K slices of 256, N
   // slices of 128 columns): the kRows x kDepthBlock slice of x (6 KiB for float) stays in L1
-  // while the kDepthBlock x (kPanelBlock x kPanelWidth) slice of the weight (128 KiB) streams
-  // past it from L2. The hardware prefetcher follows those sequential reads within L2: with
-  // a software prefetch 4 steps ahead, as in MLAS's FMA3 kernel, BERT-base's 48 products at
-  // 128 rows took 1.02-1.04 times as long on AVX2 (both versions interleaved in one process,
-  // median of 30 pairs, 3 runs); the next slice is fetched from memory ahead of time
-  // instead (SlicePrefetch). The weight slice is loaded from memory once per block of
+  // while the kDepthBlock x kPanelBlock-panel slice of the weight (128 KiB with 16-float
+  // panels) streams past it from L2. The hardware prefetcher follows those sequential reads
+  // within L2: with a software prefetch 4 steps ahead, as in MLAS's FMA3 kernel, BERT-base's
+  // 48 products at 128 rows took 1.02-1.04 times as long on AVX2 (both versions interleaved
+  // in one process, median of 30 pairs, 3 runs); the next slice is fetched from memory ahead
+  // of time instead (SlicePrefetch). The weight slice is loaded from memory once per block of
   // kRowBlock rows (BLIS's MC for zen2 sgemm); the kRowBlock x 128 block of `out`
   // accumulated over the depth blocks stays in L2 as well. Measured against the transposed
   // order (panel slice kept in L1, rows of x streamed from L2): 8% less time for BERT-base's
@@ -188,10 +205,10 @@ class PackedWeight {
   // and the number of panels or cache lines that hold `total` columns or bytes.
   static Index part_count(Index total, Index max_part) { return (total + max_part - 1) / max_part; }
 
-  Index panel_count() const { return part_count(outputs_, kPanelWidth); }
+  Index panel_count() const { return part_count(outputs_, panel_width_); }
 
-  const T* panel_data(Index panel) const { return panels_.data() + panel * inputs_ * kPanelWidth; }
-  T* panel_data(Index panel) { return panels_.data() + panel * inputs_ * kPanelWidth; }
+  const T* panel_data(Index panel) const { return panels_.data() + panel * inputs_ * panel_width_; }
+  T* panel_data(Index panel) { return panels_.data() + panel * inputs_ * panel_width_; }
 
   // A block of the packed weight: depth rows [k0, k0 + depth) of panels [first, end).
   struct Slice {
@@ -233,11 +250,12 @@ class PackedWeight {
    public:
     // `tiles`: the current row block's, whose micro-kernel calls take a share each.
     SlicePrefetch(const PackedWeight& weight, const Slice& next, Index tiles)
-        : start_(reinterpret_cast<const char*>(
-              weight.panels_.data() + (next.first * weight.inputs_ + next.k0) * kPanelWidth)),
-          panel_bytes_(weight.inputs_ * kPanelWidth * Index(sizeof(T))),
+        : start_(reinterpret_cast<const char*>(weight.panels_.data() +
+                                               (next.first * weight.inputs_ + next.k0) *
+                                                   weight.panel_width_)),
+          panel_bytes_(weight.inputs_ * weight.panel_width_ * Index(sizeof(T))),
           panels_(tiles >= kMinTilesToPrefetch ? next.end - next.first : 0),
-          lines_(part_count(next.depth * kPanelWidth * Index(sizeof(T)), kCacheLine)),
+          lines_(part_count(next.depth * weight.panel_width_ * Index(sizeof(T)), kCacheLine)),
           share_((lines_ + tiles - 1) / tiles) {}
 
     // Before the call for `tile` and the current slice's panel `panel_offset`: part `tile`
@@ -296,11 +314,11 @@ class PackedWeight {
             const T* a = x.data() + r * x.outerStride() + k0;
             for (Index p = p0; p < p_end; ++p) {
               prefetch.fetch_share(p - p0, tile);
-              const T* panel = panel_data(p) + k0 * kPanelWidth;
-              const Index column = p * kPanelWidth;
-              const Index width = std::min(kPanelWidth, outputs_ - column);
+              const T* panel = panel_data(p) + k0 * panel_width_;
+              const Index column = p * panel_width_;
+              const Index width = std::min(panel_width_, outputs_ - column);
               const T* bias = has_bias() ? bias_->data() + column : nullptr;
-              if (width == kPanelWidth)
+              if (width == panel_width_)
                 kernel(rows, depth, a, x.outerStride(), panel, bias, &out(r, column),
                        out.outerStride(), accumulate);
               else
@@ -317,10 +335,26 @@ class PackedWeight {
     }
   }
 
+  // The variant's micro-kernel for one tile. The intrinsics kernels are called out of line
+  // (a caller compiled for the baseline cannot inline them), once per tile and depth block.
+  EIGEN_ALWAYS_INLINE void kernel(Index rows, Index depth, const T* a, Index lda, const T* b,
+                                  const T* bias, T* c, Index ldc, bool accumulate) const {
+#if EIGENFORMER_X86_DISPATCH
+    if constexpr (std::is_same_v<T, float>) {
+      if (variant_ == KernelVariant::AVX512)
+        return kernels::gemm_tile_avx512(rows, depth, a, lda, b, bias, c, ldc, accumulate);
+      if (variant_ == KernelVariant::AVX2)
+        return kernels::gemm_tile_avx2(rows, depth, a, lda, b, bias, c, ldc, accumulate);
+    }
+#endif
+    baseline_kernel(rows, depth, a, lda, b, bias, c, ldc, accumulate);
+  }
+
   // Always inlined: when GCC 12 called the micro-kernels out of line, it kept their
   // accumulator arrays on the stack instead of in registers (2.4x slower).
-  EIGEN_ALWAYS_INLINE static void kernel(Index rows, Index depth, const T* a, Index lda, const T* b,
-                                         const T* bias, T* c, Index ldc, bool accumulate) {
+  EIGEN_ALWAYS_INLINE static void baseline_kernel(Index rows, Index depth, const T* a, Index lda,
+                                                  const T* b, const T* bias, T* c, Index ldc,
+                                                  bool accumulate) {
     switch (rows) {
       case 6:
         return micro_kernel<6>(depth, a, lda, b, bias, c, ldc, accumulate);
@@ -337,21 +371,22 @@ class PackedWeight {
     }
   }
 
-  // The last panel is narrower than kPanelWidth: compute it into a full-width tile (the
+  // The last panel is narrower than panel_width_: compute it into a full-width tile (the
   // packed panel is zero-padded) and copy back the columns that exist.
-  static void edge_kernel(Index rows, Index width, Index depth, const T* a, Index lda, const T* b,
-                          const T* bias, T* c, Index ldc, bool accumulate) {
-    alignas(64) T tile[kRows * kPanelWidth] = {};
+  void edge_kernel(Index rows, Index width, Index depth, const T* a, Index lda, const T* b,
+                   const T* bias, T* c, Index ldc, bool accumulate) const {
+    alignas(64) T tile[kRows * kMaxPanelWidth] = {};
+    const Index tile_width = panel_width_;
     if (accumulate)
       for (Index r = 0; r < rows; ++r)
-        for (Index j = 0; j < width; ++j) tile[r * kPanelWidth + j] = c[r * ldc + j];
-    kernel(rows, depth, a, lda, b, bias, tile, kPanelWidth, accumulate);
+        for (Index j = 0; j < width; ++j) tile[r * tile_width + j] = c[r * ldc + j];
+    kernel(rows, depth, a, lda, b, bias, tile, tile_width, accumulate);
     for (Index r = 0; r < rows; ++r)
-      for (Index j = 0; j < width; ++j) c[r * ldc + j] = tile[r * kPanelWidth + j];
+      for (Index j = 0; j < width; ++j) c[r * ldc + j] = tile[r * tile_width + j];
   }
 
-  // c[0:Rows, 0:kPanelWidth] = a[0:Rows, 0:depth] * b[0:depth, 0:kPanelWidth] + (c when
-  // `accumulate`, else `bias` (kPanelWidth entries) on every row, or zero when it is null).
+  // c[0:Rows, 0:kBaselinePanelWidth] = a[0:Rows, 0:depth] * b[0:depth, 0:kBaselinePanelWidth]
+  // + (c when `accumulate`, else `bias` (kBaselinePanelWidth entries) on every row, or zero).
   template <int Rows>
   EIGEN_ALWAYS_INLINE static void micro_kernel(Index depth, const T* a, Index lda, const T* b,
                                                const T* bias, T* c, Index ldc, bool accumulate) {
@@ -363,7 +398,7 @@ class PackedWeight {
       left[r] = accumulate ? ploadu<Packet>(c + r * ldc) : start_left;
       right[r] = accumulate ? ploadu<Packet>(c + r * ldc + kPacketSize) : start_right;
     }
-    for (Index k = 0; k < depth; ++k, b += kPanelWidth) {
+    for (Index k = 0; k < depth; ++k, b += kBaselinePanelWidth) {
       const Packet b_left = ploadu<Packet>(b);
       const Packet b_right = ploadu<Packet>(b + kPacketSize);
       for (int r = 0; r < Rows; ++r) {
@@ -379,11 +414,13 @@ class PackedWeight {
   }
 
   Index outputs_ = 0, inputs_ = 0;
+  KernelVariant variant_ = KernelVariant::Baseline;
+  Index panel_width_ = kBaselinePanelWidth;
   // Aligned at least to EIGEN_MAX_ALIGN_BYTES, so each panel row starts on a packet boundary
   // (loads are the unaligned kind all the same, in case alignment is disabled); on huge pages
   // where the system allows it.
   HugePageBuffer<T> panels_;
-  std::optional<std::vector<T>> bias_;  // panel_count() * kPanelWidth entries
+  std::optional<std::vector<T>> bias_;  // panel_count() * panel_width_ entries
 };
 
 }  // namespace eigenformer

@@ -6,6 +6,7 @@
 // left as it is.
 
 #include <eigenformer/core/types.hpp>
+#include <eigenformer/kernels/rows_x86.hpp>
 
 #include <cmath>
 #include <limits>
@@ -17,6 +18,7 @@ namespace eigenformer {
 // PyTorch's vectorised CPU softmax multiplies (aten/src/ATen/native/cpu/SoftMaxKernel.cpp,
 // _vec_softmax_lastdim, which sums in a pass of its own). On 128-wide rows this takes
 // 0.83-0.85 of the time of Eigen expressions for the exponentials, the sum and a division.
+// Float rows run the run-time AVX2 / AVX-512 kernel of the same passes when one is chosen.
 template <typename Row>
 void softmax_row(Row&& row) {
   using RowType = std::decay_t<Row>;
@@ -26,6 +28,8 @@ void softmax_row(Row&& row) {
   static_assert(RowType::InnerStrideAtCompileTime == 1, "softmax_row reads the row contiguously");
   const Index size = row.size();
   if (size == 0) return;  // maxCoeff() of an empty row is undefined
+  if constexpr (std::is_same_v<T, float>)
+    if (kernels::softmax_row(kernel_variant(), row.data(), size)) return;
   const T max = row.maxCoeff();
   if (max == -std::numeric_limits<T>::infinity()) {
     row.setZero();

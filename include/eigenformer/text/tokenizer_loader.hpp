@@ -20,12 +20,12 @@
 
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/io/json_config.hpp>
+#include <eigenformer/io/model_files.hpp>
 #include <eigenformer/text/bert_tokenizer.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
-#include <filesystem>
 #include <initializer_list>
 #include <limits>
 #include <optional>
@@ -43,9 +43,9 @@ inline constexpr Index kDefaultModelMaxLength = 512;
 struct TokenizerConfigFile {
   std::optional<JsonConfig> json;
 
-  static TokenizerConfigFile load_if_present(const std::filesystem::path& path) {
-    if (!std::filesystem::exists(path)) return {};
-    return {JsonConfig::load(path.string())};
+  static TokenizerConfigFile load_if_present(const std::optional<std::string>& path) {
+    if (!path) return {};
+    return {JsonConfig::load(*path)};
   }
 
   void apply_normalizer(BertNormalizerOptions& options) const {
@@ -246,24 +246,25 @@ inline BertTokenizer load_tokenizer_json(const std::string& path) {
   return detail::tokenizer_from_json(JsonConfig::load(path), {});
 }
 
-inline BertTokenizer load_bert_tokenizer(const std::string& directory) {
-  namespace fs = std::filesystem;
-  const fs::path dir(directory);
-  if (!fs::is_directory(dir))
-    throw FormatError(
-        detail::concat(directory, ": not a directory (expected a tokenizer saved by HF)"));
-  const auto config = detail::TokenizerConfigFile::load_if_present(dir / "tokenizer_config.json");
-  const fs::path vocab_txt = dir / "vocab.txt";
-  const fs::path tokenizer_json = dir / "tokenizer.json";
-  if (fs::exists(tokenizer_json)) {
-    const JsonConfig root = JsonConfig::load(tokenizer_json.string());
-    if (detail::model_type(root) == "WordPiece" || !fs::exists(vocab_txt))
+// `files`: a HF folder (see ModelFiles).
+inline BertTokenizer load_bert_tokenizer(const ModelFiles& files) {
+  files.require_folder("a tokenizer");
+  const auto config =
+      detail::TokenizerConfigFile::load_if_present(files.optional_file("tokenizer_config.json"));
+  const std::optional<std::string> vocab_txt = files.optional_file("vocab.txt");
+  if (const auto tokenizer_json = files.optional_file("tokenizer.json")) {
+    const JsonConfig root = JsonConfig::load(*tokenizer_json);
+    if (detail::model_type(root) == "WordPiece" || !vocab_txt)
       return detail::tokenizer_from_json(root, config);
   }
-  if (fs::exists(vocab_txt)) return detail::tokenizer_from_vocab_txt(vocab_txt.string(), config);
-  throw FormatError(detail::concat(directory,
+  if (vocab_txt) return detail::tokenizer_from_vocab_txt(*vocab_txt, config);
+  throw FormatError(detail::concat(files.path(),
                                    ": has neither tokenizer.json nor vocab.txt "
                                    "(expected a BERT WordPiece tokenizer)"));
+}
+
+inline BertTokenizer load_bert_tokenizer(const std::string& path) {
+  return load_bert_tokenizer(ModelFiles::find(path));
 }
 
 }  // namespace eigenformer

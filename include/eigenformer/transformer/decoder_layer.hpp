@@ -8,8 +8,10 @@
 #include <eigenformer/transformer/encoder_layer.hpp>
 #include <eigenformer/transformer/feed_forward.hpp>
 #include <eigenformer/transformer/layer_widths.hpp>
+#include <eigenformer/transformer/residual_blocks.hpp>
 
 #include <string>
+#include <utility>
 
 namespace eigenformer {
 
@@ -21,21 +23,21 @@ class TransformerDecoderLayer {
                           MultiHeadAttention<T> cross_attention, FeedForward<T> feed_forward,
                           LayerNorm<T> self_attention_norm, LayerNorm<T> cross_attention_norm,
                           LayerNorm<T> feed_forward_norm, bool norm_first)
-      : self_attention_(std::move(self_attention)),
-        cross_attention_(std::move(cross_attention)),
-        feed_forward_(std::move(feed_forward)),
-        self_attention_norm_(std::move(self_attention_norm)),
+      : cross_attention_(std::move(cross_attention)),
         cross_attention_norm_(std::move(cross_attention_norm)),
-        feed_forward_norm_(std::move(feed_forward_norm)),
         norm_first_(norm_first) {
     const char* layer = "TransformerDecoderLayer";
-    const Index d = self_attention_.embed_dim();
-    detail::check_attention_widths(layer, "self-attention", self_attention_, d, true);
+    const Index d = self_attention.embed_dim();
+    detail::check_attention_widths(layer, "self-attention", self_attention, d, true);
     detail::check_attention_widths(layer, "cross-attention", cross_attention_, d, false);
-    detail::check_feed_forward_widths(layer, feed_forward_, d);
-    detail::check_norm_width(layer, "self-attention norm", self_attention_norm_, d);
+    detail::check_feed_forward_widths(layer, feed_forward, d);
+    detail::check_norm_width(layer, "self-attention norm", self_attention_norm, d);
     detail::check_norm_width(layer, "cross-attention norm", cross_attention_norm_, d);
-    detail::check_norm_width(layer, "feed-forward norm", feed_forward_norm_, d);
+    detail::check_norm_width(layer, "feed-forward norm", feed_forward_norm, d);
+    self_attention_ = SelfAttentionBlock<T>(std::move(self_attention),
+                                            std::move(self_attention_norm), norm_first);
+    feed_forward_ =
+        FeedForwardBlock<T>(std::move(feed_forward), std::move(feed_forward_norm), norm_first);
   }
 
   // nn.TransformerDecoderLayer's state_dict under `prefix`.
@@ -60,32 +62,20 @@ class TransformerDecoderLayer {
                     const SequenceBatch& target_batch, const SequenceBatch& memory_batch,
                     const AttentionMask<T>& target_mask = {},
                     const AttentionMask<T>& memory_mask = {}) const {
-    auto self_block = [&](const MatrixView<T>& x) {
-      return self_attention_.forward(x, target_batch, target_mask);
-    };
-    auto cross_block = [&](const MatrixView<T>& x) {
-      return cross_attention_.forward(x, memory, memory, target_batch, memory_batch, memory_mask);
-    };
     Matrix<T> h = target;
-    if (norm_first_) {
-      h += self_block(self_attention_norm_.forward(h));
-      h += cross_block(cross_attention_norm_.forward(h));
-      h += feed_forward_.forward(feed_forward_norm_.forward(h));
-    } else {
-      h += self_block(h);
-      self_attention_norm_.apply(h);
-      h += cross_block(h);
-      cross_attention_norm_.apply(h);
-      h += feed_forward_.forward(h);
-      feed_forward_norm_.apply(h);
-    }
+    self_attention_.apply(h, target_batch, target_mask);
+    detail::add_and_norm(h, cross_attention_norm_, norm_first_, [&](const MatrixView<T>& x) {
+      return cross_attention_.forward(x, memory, memory, target_batch, memory_batch, memory_mask);
+    });
+    feed_forward_.apply(h);
     return h;
   }
 
  private:
-  MultiHeadAttention<T> self_attention_, cross_attention_;
-  FeedForward<T> feed_forward_;
-  LayerNorm<T> self_attention_norm_, cross_attention_norm_, feed_forward_norm_;
+  SelfAttentionBlock<T> self_attention_;
+  MultiHeadAttention<T> cross_attention_;
+  LayerNorm<T> cross_attention_norm_;
+  FeedForwardBlock<T> feed_forward_;
   bool norm_first_ = false;
 };
 

@@ -137,12 +137,20 @@ TEST(BertLoading, UnsupportedOrBrokenFoldersAreClearErrors) {
           << needle << ": " << e.what();
     }
   };
-  expect_message("config.json");
-  fs::copy_file(data_path("bert/config.json"), dir / "config.json");
+  const std::string nowhere = (dir / "nowhere").string();
+  EXPECT_TRUE(throws_with<FormatError>(
+      [&] { BertModel<float>::load(nowhere); },
+      {nowhere, "no model there", "expected a folder with config.json and model.safetensors"}));
+  expect_message("no model.safetensors in the folder");
+  // Only pytorch_model.bin: the weights are looked for before the config is read.
   std::ofstream(dir / "pytorch_model.bin") << "pickle";
-  expect_message("pytorch_model.bin");
+  expect_message("only pytorch_model.bin: pytorch_model.bin is a pickle");
   std::ofstream(dir / "model.safetensors") << "garbage";
   expect_message("model.safetensors");
+  fs::copy_file(data_path("bert/model.safetensors"), dir / "model.safetensors",
+                fs::copy_options::overwrite_existing);
+  expect_message(dir.string() + ": no config.json in the folder");
+  fs::copy_file(data_path("bert/config.json"), dir / "config.json");
   std::string config;
   std::getline(std::ifstream(data_path("bert/config.json")), config, '\0');
   auto write_config = [&](const std::string& from, const std::string& to) {
@@ -160,6 +168,11 @@ TEST(BertLoading, UnsupportedOrBrokenFoldersAreClearErrors) {
   expect_message("intermediate.dense");
   write_config("\"layer_norm_eps\": 1e-12", "\"layer_norm_eps\": -1");
   expect_message("'layer_norm_eps' must be a positive finite number, got number -1");
+  write_config("\"hidden_size\": 64", "\"hidden_size\": \"64\"");
+  expect_message((dir / "config.json").string() +
+                 ": field 'hidden_size' must be a positive integer at most 1073741824, got string");
+  write_config("\"hidden_act\": \"gelu\"", "\"hidden_act\": \"swish2\"");
+  expect_message("field 'hidden_act'");
   fs::remove_all(dir);
 }
 

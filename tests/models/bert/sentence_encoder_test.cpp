@@ -187,5 +187,28 @@ TEST(SentenceEncoder, UnsupportedPipelineRefusesOnlyTheFoldersSentenceEmbeddings
   EXPECT_EQ(chosen.row(0), tokens[0].row(0));  // CLS pooling: the first token's embedding
 }
 
+// A folder's own max_seq_length beyond the model's positions is a broken folder; the same
+// length asked for by the caller is a bad argument.
+TEST(SentenceEncoder, MaxSeqLengthBeyondThePositionsIsNamed) {
+  TempDir dir;
+  for (const char* file : {"config.json", "model.safetensors", "vocab.txt"})
+    std::filesystem::copy_file(data_path(std::string("bert/") + file), dir.file(file));
+  dir.write("sentence_bert_config.json", R"({"max_seq_length": 65})");  // the model has 64
+  EXPECT_TRUE(throws_with<FormatError>(
+      [&] { SentenceEncoder<float>::load(dir.path()); },
+      {dir.file("sentence_bert_config.json"), "field 'max_seq_length' is 65", "64 positions"}));
+  SentenceEncoderOptions options;
+  options.max_length = 32;
+  EXPECT_EQ(SentenceEncoder<float>::load(dir.path(), options).max_length(), 32);
+  options.max_length = 65;
+  EXPECT_THROW(SentenceEncoder<float>::load(dir.path(), options), InvalidArgument);
+}
+
+TEST(SentenceEncoder, AMissingFolderReadsAsForEveryModel) {
+  const TempDir dir;
+  EXPECT_TRUE(throws_with<FormatError>([&] { SentenceEncoder<float>::load(dir.file("nowhere")); },
+                                       {dir.file("nowhere"), "no model there"}));
+}
+
 }  // namespace
 }  // namespace eigenformer

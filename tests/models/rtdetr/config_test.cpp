@@ -163,8 +163,10 @@ TEST(RTDetrConfigTest, RejectsUnsupportedOrInconsistentSettings) {
 
 TEST(RTDetrConfigTest, MissingFileIsAFormatError) {
   TempDir dir;
-  EXPECT_TRUE(
-      throws_with<FormatError>([&] { RTDetrConfig::load(dir.path()); }, {dir.file("config.json")}));
+  EXPECT_TRUE(throws_with<FormatError>([&] { RTDetrConfig::load(dir.path()); },
+                                       {dir.path(), "no config.json in the folder"}));
+  EXPECT_TRUE(throws_with<FormatError>([&] { RTDetrConfig::load(dir.file("config.json")); },
+                                       {dir.file("config.json"), "cannot open file"}));
 }
 
 }  // namespace

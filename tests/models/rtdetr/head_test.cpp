@@ -12,7 +12,7 @@ namespace {
 using testing::all_close;
 using testing::data_path;
 using testing::image_rows;
-using testing::reference_selection;
+using testing::replay_selection;
 
 constexpr Index kTokens = 252, kQueries = 30, kLabels = 12, kDim = 64, kLayers = 3;
 
@@ -50,7 +50,7 @@ TYPED_TEST(RTDetrHeadTest, MatchesHuggingFaceFromTheDecoderInputProjections) {
   for (Index image = 0; image < 2; ++image) {
     SCOPED_TRACE(image);
     const RTDetrHeadOutput<T> out =
-        head.forward(this->maps(image), reference_selection(this->io, image));
+        head.forward(this->maps(image), replay_selection(this->io, image));
     ASSERT_EQ(out.levels.total_tokens(), kTokens);
     EXPECT_EQ(out.levels.starts(), (std::vector<Index>{0, 192, 240}));
     EXPECT_TRUE(all_close(

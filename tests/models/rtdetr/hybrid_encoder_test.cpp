@@ -65,16 +65,19 @@ TYPED_TEST_SUITE(RTDetrHybridEncoderTest, Scalars);
 TYPED_TEST(RTDetrHybridEncoderTest, EveryStageMatchesHF) {
   using T = TypeParam;
   for (Index n = 0; n < 2; ++n) {
-    std::vector<std::string> seen;
-    const auto output = this->encoder.forward(
-        this->backbone_features(n), [&](const std::string& module, const FeatureMap<T>& actual) {
-          seen.push_back(module);
-          const FeatureMap<T> expected = this->expected(module, n);
-          ASSERT_EQ(actual.height, expected.height) << module;
-          ASSERT_EQ(actual.width, expected.width) << module;
-          EXPECT_TRUE(all_close(actual.data, expected.data, 1e-4)) << module << ", image " << n;
-        });
-    EXPECT_EQ(seen.size(), 15u);  // 3 + 1 + 2 * 4 + 3 modules
+    TraceRecorder<T> trace;
+    const auto output = this->encoder.forward(this->backbone_features(n), &trace);
+    EXPECT_EQ(trace.names().size(), 15u);  // 3 + 1 + 2 * 4 + 3 modules
+    for (const std::string& name : trace.names()) {
+      // Named as in HF's RTDetrForObjectDetection, under the load prefix "model.".
+      ASSERT_EQ(name.rfind("model.", 0), 0u) << name;
+      const std::string module = name.substr(6);
+      const FeatureMap<T>& actual = trace.map(name);
+      const FeatureMap<T> expected = this->expected(module, n);
+      ASSERT_EQ(actual.height, expected.height) << module;
+      ASSERT_EQ(actual.width, expected.width) << module;
+      EXPECT_TRUE(all_close(actual.data, expected.data, 1e-4)) << module << ", image " << n;
+    }
     ASSERT_EQ(output.encoder_last_hidden_state.size(), 3u);
     ASSERT_EQ(output.decoder_inputs.size(), 3u);
     for (Index level = 0; level < 3; ++level) {

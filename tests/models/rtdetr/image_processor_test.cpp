@@ -90,6 +90,11 @@ TEST(RTDetrImageProcessorConfig, ReadsPreprocessorConfigAndRejectsUnsupportedOpt
           .height,
       16384);
   EXPECT_TRUE(rejects(R"({"do_normalize": true, "image_mean": [0.5, 0.5]})", "image_mean"));
+  EXPECT_TRUE(rejects(R"({"do_resize": "yes"})", "field 'do_resize' must be a boolean"));
+  EXPECT_TRUE(rejects(R"({"size": {"height": "640", "width": 640}})", "field 'size.height'"));
+  // The file is found through ModelFiles, so a missing folder reads as for every model.
+  EXPECT_TRUE(throws_with<FormatError>([&] { RTDetrImageProcessor::load(dir.file("nowhere")); },
+                                       {dir.file("nowhere"), "no model there"}));
 }
 
 }  // namespace

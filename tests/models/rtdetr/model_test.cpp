@@ -6,7 +6,10 @@
 #include "io/test_files.hpp"
 #include "models/rtdetr/reference.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
+#include <fstream>
 
 namespace eigenformer {
 namespace {
@@ -14,7 +17,7 @@ namespace {
 using testing::all_close;
 using testing::data_path;
 using testing::image_rows;
-using testing::reference_selection;
+using testing::replay_selection;
 using testing::TempDir;
 using testing::throws_with;
 
@@ -34,10 +37,37 @@ TYPED_TEST(RTDetrModelTest, MatchesHFFromPixelValues) {
   const auto model = RTDetrModel<T>::load(data_path("rtdetr"));
   for (Index n = 0; n < 2; ++n) {
     const auto image = FeatureMap<T>::from_nchw(this->io.at("pixel_values"), n);
-    const auto out = model.forward(image, reference_selection(this->io, n));
+    TraceRecorder<T> trace;
+    const auto out = model.forward(image, replay_selection(this->io, n, &trace));
     EXPECT_TRUE(all_close(out.logits, image_rows(this->io, "out.logits", 30, 12, n), 1e-4)) << n;
     EXPECT_TRUE(all_close(out.pred_boxes, image_rows(this->io, "out.pred_boxes", 30, 4, n), 1e-4))
         << n;
+
+    // The trace, under HF's module names, against the reference run's hooks.
+    auto hooked = [&](const std::string& module, Index rows, Index cols) {
+      return image_rows(this->io, "hook." + module + ".out", rows, cols, n);
+    };
+    for (Index level = 0; level < 3; ++level) {
+      const std::string module = detail::concat("model.decoder_input_proj.", level);
+      EXPECT_TRUE(
+          all_close(trace.map(module).data,
+                    FeatureMap<T>::from_nchw(this->io.at("hook." + module + ".out"), n).data, 1e-4))
+          << module;
+    }
+    EXPECT_TRUE(
+        all_close(trace.matrix("model.enc_output"), hooked("model.enc_output", 252, 64), 1e-4));
+    EXPECT_TRUE(all_close(trace.matrix("model.enc_bbox_head"),
+                          hooked("model.enc_bbox_head", 252, 4), 1e-4));
+    const std::string attention = "model.decoder.layers.0.encoder_attn";
+    EXPECT_TRUE(all_close(trace.matrix(attention + ".value_proj"),
+                          hooked(attention + ".value_proj", 252, 64), 1e-4));
+    EXPECT_TRUE(
+        all_close(trace.matrix(attention + ".attn"), hooked(attention + ".attn", 30, 64), 1e-4));
+    for (Index layer = 0; layer < 3; ++layer)
+      EXPECT_TRUE(all_close(
+          trace.matrix(detail::concat("model.decoder.layers.", layer)),
+          image_rows(this->io, "out.intermediate_hidden_states", 30, 64, 3 * n + layer), 1e-4))
+          << "layer " << layer;
   }
 }
 
@@ -72,13 +102,27 @@ TYPED_TEST(RTDetrModelTest, RejectsBadPixelValues) {
 
 TEST(RTDetrModelFiles, MissingOrCorruptFilesAreNamed) {
   const TempDir dir;
-  EXPECT_TRUE(throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.file("nowhere")); },
-                                       {"nowhere", "not a model directory"}));
   EXPECT_TRUE(
-      throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.path()); }, {"config.json"}));
-  std::filesystem::copy_file(data_path("rtdetr/config.json"), dir.file("config.json"));
+      throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.file("nowhere")); },
+                               {dir.file("nowhere"), "no model there",
+                                "expected a folder with config.json and model.safetensors"}));
   EXPECT_TRUE(throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.path()); },
-                                       {"model.safetensors", "cannot open"}));
+                                       {dir.path(), "no model.safetensors"}));
+  std::filesystem::copy_file(data_path("rtdetr/model.safetensors"), dir.file("model.safetensors"));
+  EXPECT_TRUE(throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.path()); },
+                                       {dir.path(), "no config.json"}));
+  // A field of the wrong type names the file and the field.
+  auto config = nlohmann::json::parse(std::ifstream(data_path("rtdetr/config.json")));
+  config["d_model"] = "256";
+  dir.write("config.json", config.dump());
+  EXPECT_TRUE(throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.path()); },
+                                       {dir.file("config.json"), "field 'd_model'", "string"}));
+  std::filesystem::copy_file(data_path("rtdetr/config.json"), dir.file("config.json"),
+                             std::filesystem::copy_options::overwrite_existing);
+  // An ultralytics checkpoint is another model class.
+  EXPECT_TRUE(
+      throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.write("rtdetr-l.pt", "")); },
+                               {"rtdetr-l.pt", "ultralytics .pt checkpoints load with RTDETR"}));
   dir.write("model.safetensors", "\x10\0\0\0\0\0\0\0{not json}     ");
   EXPECT_TRUE(throws_with<FormatError>([&] { RTDetrModel<float>::load(dir.path()); },
                                        {"model.safetensors"}));

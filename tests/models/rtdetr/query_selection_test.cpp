@@ -12,6 +12,7 @@ namespace {
 using testing::all_close;
 using testing::data_path;
 using testing::reference_selection;
+using testing::replay_selection;
 
 constexpr Index kTokens = 252, kQueries = 30, kLabels = 12, kDim = 64;
 
@@ -78,7 +79,7 @@ TYPED_TEST(RTDetrQuerySelectionTest, GathersTheSelectedQueriesLikeHuggingFace) {
   for (Index image = 0; image < 2; ++image) {
     SCOPED_TRACE(image);
     const RTDetrSelectedQueries<T> out =
-        selection.forward(this->memory(image), this->levels, reference_selection(this->io, image));
+        selection.forward(this->memory(image), this->levels, replay_selection(this->io, image));
     EXPECT_TRUE(all_close(out.topk_logits,
                           this->expected("out.enc_topk_logits", kQueries, kLabels, image), 1e-4));
     EXPECT_TRUE(all_close(out.reference_logits,
@@ -130,10 +131,11 @@ TYPED_TEST(RTDetrQuerySelectionTest, RejectsBadInput) {
   EXPECT_THROW(selection.forward(memory.leftCols(kDim - 1), this->levels), ShapeError);
   const FeatureLevels tiny({{2, 3}, {1, 2}});  // 8 tokens < 30 queries
   EXPECT_THROW(selection.forward(memory.topRows(8), tiny), ShapeError);
-  EXPECT_THROW(selection.forward(memory, this->levels, std::vector<Index>(kQueries - 1, 0)),
-               InvalidArgument);
-  EXPECT_THROW(selection.forward(memory, this->levels, std::vector<Index>(kQueries, kTokens)),
-               InvalidArgument);
+  RTDetrForwardOptions<T> options;
+  options.selected_tokens = std::vector<Index>(kQueries - 1, 0);
+  EXPECT_THROW(selection.forward(memory, this->levels, options), InvalidArgument);
+  options.selected_tokens = std::vector<Index>(kQueries, kTokens);
+  EXPECT_THROW(selection.forward(memory, this->levels, options), InvalidArgument);
   EXPECT_THROW(RTDetrQuerySelection<T>::load(this->weights, this->config, "model.decoder."),
                FormatError);
 }

@@ -2,6 +2,7 @@
 // Shared helpers for the RT-DETR tests that read tests/data/rtdetr/io.safetensors.
 
 #include <eigenformer/core/state_dict.hpp>
+#include <eigenformer/models/rtdetr/query_selection.hpp>
 
 #include <gtest/gtest.h>
 
@@ -37,6 +38,17 @@ std::vector<Index> reference_selection(const StateDict<T>& io, Index image) {
     selection.push_back(matches.empty() ? 0 : matches.front());
   }
   return selection;
+}
+
+// Forward options that replay the reference run's top-k choice for `image`, recording into
+// `trace` when given.
+template <typename T>
+RTDetrForwardOptions<T> replay_selection(const StateDict<T>& io, Index image,
+                                         Trace<T>* trace = nullptr) {
+  RTDetrForwardOptions<T> options;
+  options.trace = trace;
+  options.selected_tokens = reference_selection(io, image);
+  return options;
 }
 
 }  // namespace eigenformer::testing

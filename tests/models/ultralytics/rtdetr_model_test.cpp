@@ -63,14 +63,18 @@ TEST(UltralyticsRTDetrTest, ReadsTheArchitectureFromTheCheckpointsYaml) {
 
 // Every layer output the fixture taps on the 96 x 160 input (all module types), then y.
 TEST(UltralyticsRTDetrTest, EveryLayerAndTheOutputMatchUltralyticsOnASmallInput) {
-  std::map<Index, FeatureMap<float>> taps;
-  const auto out = tiny_model().forward(
-      input("small"), [&](Index i, const FeatureMap<float>& map) { taps[i] = map; });
+  TraceRecorder<float> trace;
+  RTDetrForwardOptions<float> options;
+  options.trace = &trace;
+  const auto out = tiny_model().forward(input("small"), options);
   int checked = 0;
-  for (const auto& [index, map] : taps) {
+  for (int index = 0; index < 29; ++index) {
+    const std::string module = "model." + std::to_string(index);
+    ASSERT_EQ(trace.calls(module), 1u) << module;
     char key[32];
-    std::snprintf(key, sizeof key, "small.layer%02d", static_cast<int>(index));
+    std::snprintf(key, sizeof key, "small.layer%02d", index);
     if (!reference()->contains(key)) continue;
+    const FeatureMap<float>& map = trace.map(module);
     const FeatureMap<float> expected =
         FeatureMap<float>::from_nchw(reference()->tensor<float>(key), 0);
     ASSERT_EQ(map.channels(), expected.channels()) << key;
@@ -82,13 +86,13 @@ TEST(UltralyticsRTDetrTest, EveryLayerAndTheOutputMatchUltralyticsOnASmallInput)
   }
   EXPECT_EQ(checked, 13);  // layers 0, 3, 4, 8-13, 17, 22, 25, 28
 
-  const auto projections =
-      tiny_model().decoder().project({&taps.at(22), &taps.at(25), &taps.at(28)});
   for (int level = 0; level < 3; ++level) {
     const std::string key = "small.dec.input_proj" + std::to_string(level);
     const auto expected = FeatureMap<float>::from_nchw(reference()->tensor<float>(key), 0);
-    EXPECT_LT((projections[level].data - expected.data).cwiseAbs().maxCoeff(), 1e-4f) << key;
+    const FeatureMap<float>& projected = trace.map("model.29.input_proj." + std::to_string(level));
+    EXPECT_LT((projected.data - expected.data).cwiseAbs().maxCoeff(), 1e-4f) << key;
   }
+  EXPECT_EQ(trace.matrix("model.29"), out.y);
   EXPECT_LT((out.y - rows("small.y")).cwiseAbs().maxCoeff(), 1e-4f);
 }
 
@@ -98,7 +102,13 @@ class UltralyticsPhotoTest : public ::testing::TestWithParam<std::string> {};
 // above float32 noise, so the model's own top-k is used, not a replay.
 TEST_P(UltralyticsPhotoTest, OutputTopKAndDecoderLayersMatchUltralytics) {
   const std::string name = GetParam();
-  const auto out = tiny_model().forward(input(name));
+  // Only the decoder layers' outputs: a filter keeps the recorder from copying the rest.
+  TraceRecorder<float> trace([](const std::string& module) {
+    return module == "model.29.decoder.layers.0" || module == "model.29.decoder.layers.1";
+  });
+  RTDetrForwardOptions<float> options;
+  options.trace = &trace;
+  const auto out = tiny_model().forward(input(name), options);
   const Tensor<float> topk = reference()->tensor<float>(name + ".enc_topk_index");
   ASSERT_EQ(static_cast<Index>(out.head.queries.topk_indices.size()), topk.size());
   for (Index i = 0; i < topk.size(); ++i)
@@ -115,6 +125,9 @@ TEST_P(UltralyticsPhotoTest, OutputTopKAndDecoderLayersMatchUltralytics) {
         (out.head.decoder.intermediate_hidden_states[layer] - rows(key)).cwiseAbs().maxCoeff(),
         1e-4f)
         << key;
+    // The trace names the layer as ultralytics does.
+    EXPECT_EQ(trace.matrix("model.29.decoder.layers." + std::to_string(layer)),
+              out.head.decoder.intermediate_hidden_states[layer]);
   }
   EXPECT_LT((out.y - rows(name + ".y")).cwiseAbs().maxCoeff(), 1e-4f);
 }

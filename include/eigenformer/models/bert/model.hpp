@@ -95,9 +95,13 @@ template <typename T>
 class BertModel {
  public:
   // A folder with config.json and model.safetensors, as `save_pretrained` writes it.
-  static BertModel load(const std::string& directory) {
-    const BertConfig config = BertConfig::load(directory + "/config.json");
-    return BertModel(config, load_bert_weights<T>(directory));
+  static BertModel load(const std::string& path) { return load(ModelFiles::find(path)); }
+
+  static BertModel load(const ModelFiles& files) {
+    files.require_folder("a BERT model");
+    // The weights first: a folder with only pytorch_model.bin gets that file's explanation.
+    StateDict<T> weights = load_bert_weights<T>(files);
+    return BertModel(BertConfig::load(files.config()), weights);
   }
 
   BertModel(const BertConfig& config, const StateDict<T>& weights) : config_(config) {

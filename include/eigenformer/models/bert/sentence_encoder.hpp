@@ -13,6 +13,7 @@
 // so no work is spent on pad tokens.
 
 #include <eigenformer/io/json_config.hpp>
+#include <eigenformer/io/model_files.hpp>
 #include <eigenformer/models/bert/model.hpp>
 #include <eigenformer/models/bert/pooling.hpp>
 #include <eigenformer/text/bert_tokenizer.hpp>
@@ -20,7 +21,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -109,25 +109,29 @@ struct SentenceTransformersSettings {
   Pooling pooling = Pooling::Mean;
   bool normalize = false;
   std::optional<Index> max_seq_length;
+  std::string max_seq_length_source = "max_seq_length";  // the file that sets it, for messages
   // Why the folder's sentence embeddings cannot be reproduced here, when they cannot.
   std::optional<std::string> unsupported;
 
-  static SentenceTransformersSettings read(const std::string& directory) {
-    namespace fs = std::filesystem;
+  static SentenceTransformersSettings read(const std::string& path) {
+    return read(ModelFiles::find(path));
+  }
+
+  static SentenceTransformersSettings read(const ModelFiles& files) {
     SentenceTransformersSettings settings;
-    const fs::path dir(directory);
-    if (fs::exists(dir / "modules.json")) settings.read_modules(dir);
-    if (fs::exists(dir / "sentence_bert_config.json")) {
-      const auto config = JsonConfig::load((dir / "sentence_bert_config.json").string());
-      if (config.has("max_seq_length"))
+    if (auto modules = files.optional_file("modules.json")) settings.read_modules(files, *modules);
+    if (auto path = files.optional_file("sentence_bert_config.json")) {
+      const auto config = JsonConfig::load(*path);
+      if (config.has("max_seq_length")) {
         settings.max_seq_length = config.get_positive("max_seq_length");
+        settings.max_seq_length_source = *path;
+      }
     }
-    if (fs::exists(dir / "config_sentence_transformers.json")) {
-      const auto path = (dir / "config_sentence_transformers.json").string();
-      const auto config = JsonConfig::load(path);
+    if (auto path = files.optional_file("config_sentence_transformers.json")) {
+      const auto config = JsonConfig::load(*path);
       // sentence-transformers prepends this prompt to every text it encodes.
       if (config.has("default_prompt_name"))
-        settings.refuse(detail::concat(path, ": default_prompt_name '",
+        settings.refuse(detail::concat(*path, ": default_prompt_name '",
                                        config.get<std::string>("default_prompt_name"),
                                        "' (a prompt prepended to every text) is not supported"));
     }
@@ -140,8 +144,7 @@ struct SentenceTransformersSettings {
   }
 
   // Any other module (Dense in LaBSE, a second Transformer, ...) changes the embeddings.
-  void read_modules(const std::filesystem::path& dir) {
-    const std::string file = (dir / "modules.json").string();
+  void read_modules(const ModelFiles& files, const std::string& file) {
     const std::string prefix = "sentence_transformers.models.";
     for (const JsonConfig& module : JsonConfig::load_objects(file)) {
       const auto type = module.get<std::string>("type");
@@ -150,7 +153,7 @@ struct SentenceTransformersSettings {
       } else if (type == prefix + "Pooling") {
         try {
           pooling = detail::read_pooling_config(
-              (dir / module.get<std::string>("path") / "config.json").string());
+              files.inside(module.get<std::string>("path") + "/config.json"));
         } catch (const FormatError& e) {
           refuse(e.what());
         }
@@ -166,10 +169,12 @@ struct SentenceTransformersSettings {
 template <typename T>
 class SentenceEncoder {
  public:
-  static SentenceEncoder load(const std::string& directory,
-                              const SentenceEncoderOptions& options = {}) {
-    return SentenceEncoder(load_bert_tokenizer(directory), BertModel<T>::load(directory),
-                           SentenceTransformersSettings::read(directory), options);
+  // A HF or sentence-transformers folder: the model, its tokenizer and its pipeline.
+  static SentenceEncoder load(const std::string& path, const SentenceEncoderOptions& options = {}) {
+    const ModelFiles files = ModelFiles::find(path);
+    BertModel<T> model = BertModel<T>::load(files);
+    return SentenceEncoder(load_bert_tokenizer(files), std::move(model),
+                           SentenceTransformersSettings::read(files), options);
   }
 
   SentenceEncoder(BertTokenizer tokenizer, BertModel<T> model,
@@ -183,9 +188,15 @@ class SentenceEncoder {
         options_(options) {
     max_length_ = options.max_length.value_or(settings.max_seq_length.value_or(
         std::min(tokenizer_.model_max_length(), model_.config().max_position_embeddings)));
-    if (max_length_ > model_.config().max_position_embeddings)
+    const Index positions = model_.config().max_position_embeddings;
+    // A folder's own max_seq_length beyond the model is a broken folder, not a bad argument.
+    if (!options.max_length && settings.max_seq_length && *settings.max_seq_length > positions)
+      throw FormatError(detail::concat(
+          settings.max_seq_length_source, ": field 'max_seq_length' is ", *settings.max_seq_length,
+          ", more than the model's ", positions, " positions (max_position_embeddings)"));
+    if (max_length_ > positions)
       throw InvalidArgument(detail::concat("max length ", max_length_, " exceeds the model's ",
-                                           model_.config().max_position_embeddings, " positions"));
+                                           positions, " positions"));
   }
 
   const BertTokenizer& tokenizer() const { return tokenizer_; }

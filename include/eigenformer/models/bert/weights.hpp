@@ -4,9 +4,8 @@
 
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/state_dict.hpp>
-#include <eigenformer/io/safetensors.hpp>
+#include <eigenformer/io/model_files.hpp>
 
-#include <filesystem>
 #include <string>
 
 namespace eigenformer {
@@ -28,31 +27,17 @@ inline std::string canonical_bert_name(std::string name) {
 
 }  // namespace detail
 
-// The tensors of `directory`/model.safetensors under BertModel's own names. Task heads
-// (cls.*, classifier.*) are kept but unused.
+// The tensors of a model's safetensors files (see ModelFiles) under BertModel's own names.
+// Task heads (cls.*, classifier.*) are kept but unused.
 template <typename T>
-StateDict<T> load_bert_weights(const std::string& directory) {
-  namespace fs = std::filesystem;
-  const fs::path folder(directory);
-  if (!fs::is_directory(folder))
-    throw FormatError(
-        directory +
-        ": not a directory (expected a model folder with config.json and model.safetensors)");
-  const fs::path file = folder / "model.safetensors";
-  if (!fs::exists(file)) {
-    if (fs::exists(folder / "pytorch_model.bin"))
-      throw FormatError(file.string() +
-                        " not found: the folder only has pytorch_model.bin, which eigenformer does "
-                        "not read (it is a pickle). Download the model's model.safetensors, or "
-                        "convert with safetensors.torch.save_file(torch.load(path), "
-                        "\"model.safetensors\")");
-    throw FormatError(file.string() + " not found");
-  }
-  auto source = SafeTensorsFile::open(file.string());
-  StateDict<T> weights(file.string());
-  for (const auto& info : source->tensors())
-    insert_weight(weights, *source, info.name, detail::canonical_bert_name(info.name));
-  return weights;
+StateDict<T> load_bert_weights(const ModelFiles& files) {
+  return load_model_weights<T>(files, detail::canonical_bert_name);
+}
+
+// `path`: a HF folder or a .safetensors file.
+template <typename T>
+StateDict<T> load_bert_weights(const std::string& path) {
+  return load_bert_weights<T>(ModelFiles::find(path));
 }
 
 }  // namespace eigenformer

@@ -12,6 +12,7 @@
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/types.hpp>
 #include <eigenformer/io/json_config.hpp>
+#include <eigenformer/io/model_files.hpp>
 #include <eigenformer/models/config_reader.hpp>
 #include <eigenformer/models/rtdetr/decoder.hpp>
 #include <eigenformer/nn/activations.hpp>
@@ -19,7 +20,6 @@
 
 #include <array>
 #include <cstdint>
-#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,11 +73,9 @@ struct RTDetrConfig {
 
   Index num_labels() const { return static_cast<Index>(id2label.size()); }
 
-  // `path` is a config.json file or a directory holding one.
+  // `path` is a config.json file or a model folder holding one.
   static RTDetrConfig load(const std::string& path) {
-    std::filesystem::path file(path);
-    if (std::filesystem::is_directory(file)) file /= "config.json";
-    return from_json(JsonConfig::load(file.string()));
+    return from_json(JsonConfig::load(ModelFiles::config_of(path)));
   }
 
   static RTDetrConfig from_json(const JsonConfig& json);

@@ -18,12 +18,14 @@
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/sequence_batch.hpp>
 #include <eigenformer/core/state_dict.hpp>
+#include <eigenformer/core/trace.hpp>
 #include <eigenformer/nn/activations.hpp>
 #include <eigenformer/nn/layer_norm.hpp>
 #include <eigenformer/nn/linear.hpp>
 #include <eigenformer/nn/mlp.hpp>
 #include <eigenformer/transformer/feed_forward.hpp>
 #include <eigenformer/transformer/layer_widths.hpp>
+#include <eigenformer/transformer/residual_blocks.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -82,25 +84,30 @@ template <typename T>
 class RTDetrDecoderLayer {
  public:
   RTDetrDecoderLayer() = default;
+  // `module`: the layer's upstream name ("model.decoder.layers.0"), which the trace records
+  // its output under, and its self_attn's under module + ".self_attn".
   RTDetrDecoderLayer(MultiHeadAttention<T> self_attention, LayerNorm<T> self_attention_norm,
                      MultiScaleDeformableAttention<T> cross_attention,
                      LayerNorm<T> cross_attention_norm, FeedForward<T> feed_forward,
-                     LayerNorm<T> feed_forward_norm)
-      : self_attention_(std::move(self_attention)),
-        self_attention_norm_(std::move(self_attention_norm)),
-        cross_attention_(std::move(cross_attention)),
+                     LayerNorm<T> feed_forward_norm, std::string module = "")
+      : cross_attention_(std::move(cross_attention)),
         cross_attention_norm_(std::move(cross_attention_norm)),
-        feed_forward_(std::move(feed_forward)),
-        feed_forward_norm_(std::move(feed_forward_norm)) {
+        module_(std::move(module)) {
     const char* layer = "RTDetrDecoderLayer";
-    const Index d = d_model();
-    detail::check_attention_widths(layer, "self-attention", self_attention_, d, true);
+    const Index d = self_attention.embed_dim();
+    detail::check_attention_widths(layer, "self-attention", self_attention, d, true);
     detail::check_part_width(layer, "cross-attention (deformable) embed_dim",
                              cross_attention_.embed_dim(), d);
-    detail::check_feed_forward_widths(layer, feed_forward_, d);
-    detail::check_norm_width(layer, "self_attn_layer_norm", self_attention_norm_, d);
+    detail::check_feed_forward_widths(layer, feed_forward, d);
+    detail::check_norm_width(layer, "self_attn_layer_norm", self_attention_norm, d);
     detail::check_norm_width(layer, "encoder_attn_layer_norm", cross_attention_norm_, d);
-    detail::check_norm_width(layer, "final_layer_norm", feed_forward_norm_, d);
+    detail::check_norm_width(layer, "final_layer_norm", feed_forward_norm, d);
+    // RT-DETR's decoder layer is post-norm (HF and ultralytics alike).
+    self_attention_ =
+        SelfAttentionBlock<T>(std::move(self_attention), std::move(self_attention_norm), false,
+                              detail::module_path(module_, "self_attn"));
+    feed_forward_ =
+        FeedForwardBlock<T>(std::move(feed_forward), std::move(feed_forward_norm), false);
   }
 
   // HF RTDetrDecoderLayer's state_dict under `prefix` ("model.decoder.layers.0."): self_attn.
@@ -125,49 +132,46 @@ class RTDetrDecoderLayer {
         LayerNorm<T>::load(weights, prefix + "encoder_attn_layer_norm.", d, eps),
         FeedForward<T>(linear("fc1.", d, config.ffn_dim), linear("fc2.", config.ffn_dim, d),
                        config.activation),
-        LayerNorm<T>::load(weights, prefix + "final_layer_norm.", d, eps));
+        LayerNorm<T>::load(weights, prefix + "final_layer_norm.", d, eps),
+        detail::module_of_prefix(prefix));
   }
 
-  Index d_model() const { return self_attention_.embed_dim(); }
-  const MultiHeadAttention<T>& self_attention() const { return self_attention_; }
+  Index d_model() const { return self_attention_.attention().embed_dim(); }
+  const std::string& module_name() const { return module_; }
+  const MultiHeadAttention<T>& self_attention() const { return self_attention_.attention(); }
   const MultiScaleDeformableAttention<T>& cross_attention() const { return cross_attention_; }
 
   // `hidden`, `query_position` (Q x d) and `reference_boxes` (Q x 4, sigmoid-ed cx, cy, w, h)
   // rows follow `query_batch`; `memory` stacks one levels.total_tokens() block per image.
-  // `cross_attention_trace`, when given, receives the deformable attention's intermediates.
   Matrix<T> forward(const MatrixView<T>& hidden, const MatrixView<T>& query_position,
                     const MatrixView<T>& reference_boxes, const MatrixView<T>& memory,
                     const SequenceBatch& query_batch, const FeatureLevels& levels,
-                    DeformableAttentionTrace<T>* cross_attention_trace = nullptr) const {
+                    Trace<T>* trace = nullptr) const {
     if (query_position.rows() != hidden.rows() || query_position.cols() != hidden.cols())
       throw ShapeError(detail::concat("RTDetrDecoderLayer: query position is ",
                                       query_position.rows(), " x ", query_position.cols(),
                                       ", expected ", hidden.rows(), " x ", hidden.cols()));
     Matrix<T> h = hidden;
-    {
-      const Matrix<T> positioned = h + query_position;
-      h += self_attention_.forward(positioned, positioned, h, query_batch, query_batch);
-    }
-    self_attention_norm_.apply(h);
+    self_attention_.apply(h, query_batch, {}, query_position, trace);
 
     DeformableAttentionOptions<T> options;
     options.query_position.emplace(query_position);
-    options.trace = cross_attention_trace;
-    h += cross_attention_.forward(h, reference_boxes, memory, query_batch, levels, options);
-    cross_attention_norm_.apply(h);
+    options.trace = trace;
+    detail::add_and_norm(h, cross_attention_norm_, false, [&](const MatrixView<T>& x) {
+      return cross_attention_.forward(x, reference_boxes, memory, query_batch, levels, options);
+    });
 
-    h += feed_forward_.forward(h);
-    feed_forward_norm_.apply(h);
+    feed_forward_.apply(h);
+    if (trace) trace->record(module_, h);
     return h;
   }
 
  private:
-  MultiHeadAttention<T> self_attention_;
-  LayerNorm<T> self_attention_norm_;
+  SelfAttentionBlock<T> self_attention_;
   MultiScaleDeformableAttention<T> cross_attention_;
   LayerNorm<T> cross_attention_norm_;
-  FeedForward<T> feed_forward_;
-  LayerNorm<T> feed_forward_norm_;
+  FeedForwardBlock<T> feed_forward_;
+  std::string module_;
 };
 
 // Per decoder layer, in HF's order (out.intermediate_*): rows follow the query batch.
@@ -235,22 +239,26 @@ class RTDetrDecoder {
   // initial boxes before the sigmoid (HF init_reference_points), `memory` the flattened
   // encoder features (levels.total_tokens() x d).
   RTDetrDecoderOutput<T> forward(const MatrixView<T>& target, const MatrixView<T>& reference_logits,
-                                 const MatrixView<T>& memory, const FeatureLevels& levels) const {
-    return forward(target, reference_logits, memory, SequenceBatch::single(target.rows()), levels);
+                                 const MatrixView<T>& memory, const FeatureLevels& levels,
+                                 Trace<T>* trace = nullptr) const {
+    return forward(target, reference_logits, memory, SequenceBatch::single(target.rows()), levels,
+                   trace);
   }
 
   // Several images of equal feature-level shapes: `target` and `reference_logits` rows follow
   // `query_batch`, `memory` stacks query_batch.size() blocks of levels.total_tokens() rows.
+  // `trace` receives each layer's output and its self- and cross-attention's intermediates
+  // under the names the layers were loaded with.
   RTDetrDecoderOutput<T> forward(const MatrixView<T>& target, const MatrixView<T>& reference_logits,
                                  const MatrixView<T>& memory, const SequenceBatch& query_batch,
-                                 const FeatureLevels& levels) const {
+                                 const FeatureLevels& levels, Trace<T>* trace = nullptr) const {
     check_inputs(target, reference_logits, memory, query_batch, levels);
     Matrix<T> boxes = reference_logits.unaryExpr([](T x) { return sigmoid(x); });
     Matrix<T> hidden = target;
     RTDetrDecoderOutput<T> out;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const Matrix<T> position = query_position_head_.forward(boxes);
-      hidden = layers_[i].forward(hidden, position, boxes, memory, query_batch, levels);
+      hidden = layers_[i].forward(hidden, position, boxes, memory, query_batch, levels, trace);
       // HF detaches the refined boxes before the next layer; that matters for training only.
       Matrix<T> refined = box_heads_[i].forward(hidden).binaryExpr(
           boxes, [](T delta, T box) { return sigmoid(delta + inverse_sigmoid(box)); });

@@ -8,15 +8,14 @@
 // to [0, 1]) are the last decoder layer's.
 
 #include <eigenformer/attention/multi_scale_deformable_attention.hpp>
+#include <eigenformer/cnn/feature_map.hpp>
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/state_dict.hpp>
-#include <eigenformer/io/safetensors.hpp>
+#include <eigenformer/io/model_files.hpp>
 #include <eigenformer/models/rtdetr/config.hpp>
 #include <eigenformer/models/rtdetr/decoder.hpp>
 #include <eigenformer/models/rtdetr/query_selection.hpp>
-#include <eigenformer/cnn/feature_map.hpp>
 
-#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,11 +42,12 @@ class RTDetrHead {
         query_selection_(std::move(query_selection)),
         decoder_(std::move(decoder)) {}
 
-  // A model directory as save_pretrained writes it: config.json and model.safetensors.
-  static RTDetrHead load(const std::string& model_dir) {
-    const RTDetrConfig config = RTDetrConfig::load(model_dir);
-    const auto weights_path = std::filesystem::path(model_dir) / "model.safetensors";
-    return load(load_weights<T>(weights_path.string()), config);
+  // A model folder as save_pretrained writes it: config.json and model.safetensors.
+  static RTDetrHead load(const std::string& path) {
+    const ModelFiles files = ModelFiles::find(path);
+    files.require_folder("a HF RT-DETR model");
+    StateDict<T> weights = load_model_weights<T>(files);
+    return load(weights, RTDetrConfig::load(files.config()));
   }
 
   // `prefix` is RTDetrModel's ("model."). The head keeps its own references to the tensors:
@@ -64,20 +64,15 @@ class RTDetrHead {
   const RTDetrDecoder<T>& decoder() const { return decoder_; }
 
   // `maps`: one image's decoder input projections (HF decoder_input_proj.<level> outputs),
-  // num_feature_levels maps of d_model channels, finest first.
-  RTDetrHeadOutput<T> forward(const std::vector<FeatureMap<T>>& maps) const {
-    RTDetrHeadOutput<T> out = flatten(maps);
-    out.queries = query_selection_.forward(out.memory, out.levels);
-    return decode(std::move(out));
-  }
-
-  // As above with the decoder's queries taken from `selected_tokens` instead of the top-k
-  // (see RTDetrQuerySelection: reproduces a reference run's choice among tied scores).
+  // num_feature_levels maps of d_model channels, finest first. `options.trace` receives the
+  // query selection's and the decoder layers' intermediates.
   RTDetrHeadOutput<T> forward(const std::vector<FeatureMap<T>>& maps,
-                              std::vector<Index> selected_tokens) const {
+                              const RTDetrForwardOptions<T>& options = {}) const {
     RTDetrHeadOutput<T> out = flatten(maps);
-    out.queries = query_selection_.forward(out.memory, out.levels, std::move(selected_tokens));
-    return decode(std::move(out));
+    out.queries = query_selection_.forward(out.memory, out.levels, options);
+    out.decoder = decoder_.forward(out.queries.target, out.queries.reference_logits, out.memory,
+                                   out.levels, options.trace);
+    return out;
   }
 
  private:
@@ -104,12 +99,6 @@ class RTDetrHead {
       const Index start = out.levels.start(static_cast<Index>(level));
       out.memory.middleRows(start, maps[level].data.cols()) = maps[level].data.transpose();
     }
-    return out;
-  }
-
-  RTDetrHeadOutput<T> decode(RTDetrHeadOutput<T> out) const {
-    out.decoder =
-        decoder_.forward(out.queries.target, out.queries.reference_logits, out.memory, out.levels);
     return out;
   }
 

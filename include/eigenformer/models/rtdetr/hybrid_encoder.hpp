@@ -19,17 +19,17 @@
 // BatchNorm eps: config.batch_norm_eps for the ConvNorm layers and decoder_input_proj;
 // encoder_input_proj's BatchNorm2d is built without it, so it has PyTorch's default 1e-5.
 
-#include <eigenformer/core/error.hpp>
-#include <eigenformer/core/state_dict.hpp>
-#include <eigenformer/models/rtdetr/aifi.hpp>
-#include <eigenformer/models/rtdetr/config.hpp>
 #include <eigenformer/cnn/concat.hpp>
 #include <eigenformer/cnn/conv2d.hpp>
 #include <eigenformer/cnn/conv_norm.hpp>
 #include <eigenformer/cnn/feature_map.hpp>
 #include <eigenformer/cnn/upsample.hpp>
+#include <eigenformer/core/error.hpp>
+#include <eigenformer/core/state_dict.hpp>
+#include <eigenformer/core/trace.hpp>
+#include <eigenformer/models/rtdetr/aifi.hpp>
+#include <eigenformer/models/rtdetr/config.hpp>
 
-#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -91,10 +91,6 @@ class RTDetrHybridEncoder {
     std::vector<FeatureMap<T>> encoder_last_hidden_state;  // the PAN maps, finest first
     std::vector<FeatureMap<T>> decoder_inputs;             // after decoder_input_proj
   };
-  // Receives intermediate maps under HF's module names ("encoder.lateral_convs.0", ...),
-  // for inspecting a stage; see forward().
-  using Observer = std::function<void(const std::string& module, const FeatureMap<T>& output)>;
-
   RTDetrHybridEncoder() = default;
 
   // `backbone_channels`: the channels of the backbone's feature maps, one per level.
@@ -114,6 +110,7 @@ class RTDetrHybridEncoder {
     const double eps = config.batch_norm_eps;
     const std::string encoder = prefix + "encoder.";
     RTDetrHybridEncoder out;
+    out.module_ = detail::module_of_prefix(prefix);
     for (Index i = 0; i < levels; ++i) {
       const std::string at = detail::concat(prefix, "encoder_input_proj.", i, ".");
       out.input_projections_.push_back(load_conv_norm(
@@ -149,39 +146,39 @@ class RTDetrHybridEncoder {
   Index num_levels() const { return static_cast<Index>(input_projections_.size()); }
   const RTDetrAIFI<T>& aifi() const { return aifi_; }
 
-  // Steps 1-5 for one image's backbone feature maps (finest first). `observe`, when set,
-  // sees "encoder_input_proj.<i>", "encoder.aifi.<i>", "encoder.lateral_convs.<i>",
-  // "encoder.fpn_blocks.<i>", "encoder.downsample_convs.<i>", "encoder.pan_blocks.<i>" and
-  // "decoder_input_proj.<i>".
+  // Steps 1-5 for one image's backbone feature maps (finest first). `trace`, when given,
+  // gets each stage's map under HF's module name below the load prefix ("model."):
+  // "model.encoder_input_proj.<i>", "model.encoder.aifi.<i>", "model.encoder.lateral_convs.<i>",
+  // "model.encoder.fpn_blocks.<i>", "model.encoder.downsample_convs.<i>",
+  // "model.encoder.pan_blocks.<i>" and "model.decoder_input_proj.<i>".
   Output forward(const std::vector<FeatureMap<T>>& backbone_features,
-                 const Observer& observe = nullptr) const {
-    std::vector<FeatureMap<T>> maps = project_inputs(backbone_features, observe);
-    apply_aifi(maps, observe);
+                 Trace<T>* trace = nullptr) const {
+    std::vector<FeatureMap<T>> maps = project_inputs(backbone_features, trace);
+    apply_aifi(maps, trace);
     Output out;
-    out.encoder_last_hidden_state = fuse(std::move(maps), observe);
-    out.decoder_inputs = project_decoder_inputs(out.encoder_last_hidden_state, observe);
+    out.encoder_last_hidden_state = fuse(std::move(maps), trace);
+    out.decoder_inputs = project_decoder_inputs(out.encoder_last_hidden_state, trace);
     return out;
   }
 
   // Step 1.
   std::vector<FeatureMap<T>> project_inputs(const std::vector<FeatureMap<T>>& backbone_features,
-                                            const Observer& observe = nullptr) const {
+                                            Trace<T>* trace = nullptr) const {
     check_levels(backbone_features, "backbone feature maps");
-    return apply_each(input_projections_, backbone_features, "encoder_input_proj.", observe);
+    return apply_each(input_projections_, backbone_features, "encoder_input_proj.", trace);
   }
 
   // Step 2, in place.
-  void apply_aifi(std::vector<FeatureMap<T>>& maps, const Observer& observe = nullptr) const {
+  void apply_aifi(std::vector<FeatureMap<T>>& maps, Trace<T>* trace = nullptr) const {
     aifi_.apply(maps);
-    if (observe)
+    if (trace)
       for (std::size_t i = 0; i < aifi_.levels().size(); ++i)
-        observe(detail::concat("encoder.aifi.", i),
-                maps[static_cast<std::size_t>(aifi_.levels()[i])]);
+        record(trace, "encoder.aifi.", i, maps[static_cast<std::size_t>(aifi_.levels()[i])]);
   }
 
   // Steps 3 and 4: the projected maps (after AIFI) to encoder_last_hidden_state.
   std::vector<FeatureMap<T>> fuse(std::vector<FeatureMap<T>> maps,
-                                  const Observer& observe = nullptr) const {
+                                  Trace<T>* trace = nullptr) const {
     check_levels(maps, "projected feature maps");
     const std::size_t stages = lateral_convs_.size();
     // Top-down: fpn[k] ends up as the map of level k; the coarser of each fused pair is
@@ -191,28 +188,28 @@ class RTDetrHybridEncoder {
     for (std::size_t idx = 0; idx < stages; ++idx) {
       const std::size_t coarse = stages - idx, fine = coarse - 1;
       fpn[coarse] = lateral_convs_[idx].forward(fpn[coarse]);
-      notify(observe, "encoder.lateral_convs.", idx, fpn[coarse]);
+      record(trace, "encoder.lateral_convs.", idx, fpn[coarse]);
       const FeatureMap<T> upsampled = upsample_nearest(fpn[coarse], 2);
       fpn[fine] = fpn_blocks_[idx].forward(concat_fused(upsampled, maps[fine], "FPN", idx));
-      notify(observe, "encoder.fpn_blocks.", idx, fpn[fine]);
+      record(trace, "encoder.fpn_blocks.", idx, fpn[fine]);
     }
     std::vector<FeatureMap<T>> pan;
     pan.reserve(stages + 1);
     pan.push_back(std::move(fpn[0]));
     for (std::size_t idx = 0; idx < stages; ++idx) {
       const FeatureMap<T> downsampled = downsample_convs_[idx].forward(pan.back());
-      notify(observe, "encoder.downsample_convs.", idx, downsampled);
+      record(trace, "encoder.downsample_convs.", idx, downsampled);
       pan.push_back(pan_blocks_[idx].forward(concat_fused(downsampled, fpn[idx + 1], "PAN", idx)));
-      notify(observe, "encoder.pan_blocks.", idx, pan.back());
+      record(trace, "encoder.pan_blocks.", idx, pan.back());
     }
     return pan;
   }
 
   // Step 5.
   std::vector<FeatureMap<T>> project_decoder_inputs(const std::vector<FeatureMap<T>>& encoded,
-                                                    const Observer& observe = nullptr) const {
+                                                    Trace<T>* trace = nullptr) const {
     check_levels(encoded, "encoder outputs");
-    return apply_each(decoder_projections_, encoded, "decoder_input_proj.", observe);
+    return apply_each(decoder_projections_, encoded, "decoder_input_proj.", trace);
   }
 
  private:
@@ -224,18 +221,18 @@ class RTDetrHybridEncoder {
                                       " given, expected ", num_levels()));
   }
 
-  static void notify(const Observer& observe, const char* module, std::size_t index,
-                     const FeatureMap<T>& map) {
-    if (observe) observe(detail::concat(module, index), map);
+  void record(Trace<T>* trace, const char* module, std::size_t index,
+              const FeatureMap<T>& map) const {
+    if (trace) trace->record(detail::module_path(module_, detail::concat(module, index)), map);
   }
 
-  static std::vector<FeatureMap<T>> apply_each(const std::vector<Conv2d<T>>& convs,
-                                               const std::vector<FeatureMap<T>>& maps,
-                                               const char* module, const Observer& observe) {
+  std::vector<FeatureMap<T>> apply_each(const std::vector<Conv2d<T>>& convs,
+                                        const std::vector<FeatureMap<T>>& maps, const char* module,
+                                        Trace<T>* trace) const {
     std::vector<FeatureMap<T>> out;
     for (std::size_t i = 0; i < convs.size(); ++i) {
       out.push_back(convs[i].forward(maps[i]));
-      notify(observe, module, i, out.back());
+      record(trace, module, i, out.back());
     }
     return out;
   }
@@ -265,6 +262,7 @@ class RTDetrHybridEncoder {
     return concat_channels(a, b);
   }
 
+  std::string module_;  // the load prefix's module ("model"), the trace names' root
   std::vector<Conv2d<T>> input_projections_;
   RTDetrAIFI<T> aifi_;
   std::vector<Conv2d<T>> lateral_convs_;

@@ -6,14 +6,16 @@
 // Rescaling multiplies in double and rounds once, as numpy's astype(float64) * scale
 // followed by astype(float32) does.
 
-#include <eigenformer/core/error.hpp>
-#include <eigenformer/io/json_config.hpp>
 #include <eigenformer/cnn/feature_map.hpp>
+#include <eigenformer/core/error.hpp>
 #include <eigenformer/image/image.hpp>
 #include <eigenformer/image/pil_resize.hpp>
+#include <eigenformer/io/json_config.hpp>
+#include <eigenformer/io/model_files.hpp>
+#include <eigenformer/models/config_reader.hpp>
 
 #include <array>
-#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,44 +33,17 @@ struct RTDetrImageProcessor {
   std::array<double, 3> image_mean{0.485, 0.456, 0.406};  // ImageNet's, HF's default
   std::array<double, 3> image_std{0.229, 0.224, 0.225};
 
-  // Reads `<directory>/preprocessor_config.json` when the file exists; the defaults above
+  // Reads a model folder's preprocessor_config.json when it has one; the defaults above
   // otherwise. Options this implementation cannot honour (another resample filter,
   // shortest/longest-edge sizes, padding) are a FormatError.
-  static RTDetrImageProcessor load(const std::string& directory) {
-    const std::filesystem::path file =
-        std::filesystem::path(directory) / "preprocessor_config.json";
-    if (!std::filesystem::exists(file)) return RTDetrImageProcessor();
-    return from_json(JsonConfig::load(file.string()));
+  static RTDetrImageProcessor load(const std::string& path) { return load(ModelFiles::find(path)); }
+
+  static RTDetrImageProcessor load(const ModelFiles& files) {
+    const std::optional<std::string> file = files.optional_file("preprocessor_config.json");
+    return file ? from_json(JsonConfig::load(*file)) : RTDetrImageProcessor();
   }
 
-  static RTDetrImageProcessor from_json(const JsonConfig& json) {
-    RTDetrImageProcessor p;
-    auto fail = [&](const std::string& field, const std::string& problem) {
-      throw FormatError(detail::concat(json.source(), ": field '", field, "' ", problem));
-    };
-    p.do_resize = json.get_or("do_resize", p.do_resize);
-    if (json.has("size")) {
-      const JsonConfig size = json.child("size");
-      if (!size.has("height") || !size.has("width"))
-        fail("size",
-             "must give height and width (shortest/longest-edge resizing is not supported)");
-      p.height = side(size, "height", fail);
-      p.width = side(size, "width", fail);
-    }
-    if (json.get_or("resample", kPilBilinear) != kPilBilinear)
-      fail("resample", "must be 2 (bilinear), the only filter implemented");
-    if (json.get_or("do_pad", false)) fail("do_pad", "must be false: padding is not supported");
-    p.do_rescale = json.get_or("do_rescale", p.do_rescale);
-    p.rescale_factor = json.get_or("rescale_factor", p.rescale_factor);
-    p.do_normalize = json.get_or("do_normalize", p.do_normalize);
-    if (p.do_normalize) {
-      p.image_mean = triple(json, "image_mean", p.image_mean, fail);
-      p.image_std = triple(json, "image_std", p.image_std, fail);
-      for (double s : p.image_std)
-        if (!(s != 0.0)) fail("image_std", "must not contain zero");
-    }
-    return p;
-  }
+  static RTDetrImageProcessor from_json(const JsonConfig& json);
 
   // pixel_values for one image: (3, height * width), or the image's own size when
   // do_resize is off.
@@ -92,26 +67,63 @@ struct RTDetrImageProcessor {
     }
     return out;
   }
+};
+
+namespace detail {
+
+class RTDetrImageProcessorReader : public ConfigReader {
+ public:
+  using ConfigReader::ConfigReader;
+
+  RTDetrImageProcessor read() const {
+    RTDetrImageProcessor p;
+    p.do_resize = json_.get_or("do_resize", p.do_resize);
+    if (json_.has("size")) {
+      const JsonConfig size = json_.child("size");
+      if (!size.has("height") || !size.has("width"))
+        fail("size",
+             "must give height and width (shortest/longest-edge resizing is not supported)");
+      p.height = side(size, "height");
+      p.width = side(size, "width");
+    }
+    if (json_.get_or("resample", RTDetrImageProcessor::kPilBilinear) !=
+        RTDetrImageProcessor::kPilBilinear)
+      fail("resample", "must be 2 (bilinear), the only filter implemented");
+    if (json_.get_or("do_pad", false)) fail("do_pad", "must be false: padding is not supported");
+    p.do_rescale = json_.get_or("do_rescale", p.do_rescale);
+    p.rescale_factor = json_.get_or("rescale_factor", p.rescale_factor);
+    p.do_normalize = json_.get_or("do_normalize", p.do_normalize);
+    if (p.do_normalize) {
+      p.image_mean = triple("image_mean", p.image_mean);
+      p.image_std = triple("image_std", p.image_std);
+      for (double s : p.image_std)
+        if (!(s != 0.0)) fail("image_std", "must not contain zero");
+    }
+    return p;
+  }
 
  private:
   // A resize target side, at most Image::kMaxSide: a larger one would only end in bad_alloc.
-  template <typename Fail>
-  static Index side(const JsonConfig& size, const std::string& key, Fail& fail) {
+  Index side(const JsonConfig& size, const std::string& key) const {
     const Index value = size.get_positive(key);
     if (value > Image::kMaxSide)
       fail("size." + key,
-           detail::concat("is ", value, ", more than the ", Image::kMaxSide, " px supported"));
+           concat("is ", value, ", more than the ", Image::kMaxSide, " px supported"));
     return value;
   }
 
-  template <typename Fail>
-  static std::array<double, 3> triple(const JsonConfig& json, const std::string& key,
-                                      std::array<double, 3> fallback, Fail& fail) {
-    if (!json.has(key)) return fallback;
-    const auto values = json.get<std::vector<double>>(key);
+  std::array<double, 3> triple(const std::string& key, std::array<double, 3> fallback) const {
+    if (!json_.has(key)) return fallback;
+    const auto values = json_.get<std::vector<double>>(key);
     if (values.size() != 3) fail(key, "must list 3 values, one per RGB channel");
     return {values[0], values[1], values[2]};
   }
 };
+
+}  // namespace detail
+
+inline RTDetrImageProcessor RTDetrImageProcessor::from_json(const JsonConfig& json) {
+  return detail::RTDetrImageProcessorReader(json).read();
+}
 
 }  // namespace eigenformer

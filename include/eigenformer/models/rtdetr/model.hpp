@@ -9,17 +9,16 @@
 // processor does not pad), so a batch is run image by image; each stage's matrix products
 // use all threads (core/threading.hpp).
 
+#include <eigenformer/cnn/feature_map.hpp>
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/core/tensor.hpp>
-#include <eigenformer/io/safetensors.hpp>
+#include <eigenformer/io/model_files.hpp>
 #include <eigenformer/models/rtdetr/backbone.hpp>
 #include <eigenformer/models/rtdetr/config.hpp>
 #include <eigenformer/models/rtdetr/head.hpp>
 #include <eigenformer/models/rtdetr/hybrid_encoder.hpp>
-#include <eigenformer/cnn/feature_map.hpp>
 
-#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,15 +36,16 @@ class RTDetrModel {
  public:
   RTDetrModel() = default;
 
-  // A directory as save_pretrained writes it: config.json and model.safetensors.
-  static RTDetrModel load(const std::string& directory) {
-    const std::filesystem::path dir(directory);
-    if (!std::filesystem::is_directory(dir))
-      throw FormatError(detail::concat(directory,
-                                       ": not a model directory (expected a directory "
-                                       "holding config.json and model.safetensors)"));
-    const RTDetrConfig config = RTDetrConfig::load((dir / "config.json").string());
-    return load(load_weights<T>((dir / "model.safetensors").string()), config);
+  // A folder as save_pretrained writes it: config.json and model.safetensors. (ultralytics
+  // .pt checkpoints load with UltralyticsRTDetr.)
+  static RTDetrModel load(const std::string& path) { return load(ModelFiles::find(path)); }
+
+  static RTDetrModel load(const ModelFiles& files) {
+    if (!files.is_folder())
+      files.unsupported("RTDetrModel (HF RT-DETR)",
+                        "a HF folder; ultralytics .pt checkpoints load with RTDETR");
+    StateDict<T> weights = load_model_weights<T>(files);
+    return load(weights, RTDetrConfig::load(files.config()));
   }
 
   // `weights` as RTDetrForObjectDetection's state_dict names them ("model.backbone...").
@@ -68,16 +68,14 @@ class RTDetrModel {
   const RTDetrHead<T>& head() const { return head_; }
 
   // One image's pixel_values: 3 x (height * width). Height and width must be multiples of
-  // the coarsest feature stride (32), as for HF.
-  RTDetrDetections<T> forward(const FeatureMap<T>& pixel_values) const {
-    return detections(head_.forward(decoder_inputs(pixel_values)));
-  }
-
-  // As above with the decoder's queries taken from `selected_tokens` instead of the top-k:
-  // replays a reference run's choice among tied encoder scores (see RTDetrQuerySelection).
+  // the coarsest feature stride (32), as for HF. `options.trace` receives the hybrid encoder's
+  // maps, the query selection's and the decoder layers' intermediates under HF's names.
   RTDetrDetections<T> forward(const FeatureMap<T>& pixel_values,
-                              std::vector<Index> selected_tokens) const {
-    return detections(head_.forward(decoder_inputs(pixel_values), std::move(selected_tokens)));
+                              const RTDetrForwardOptions<T>& options = {}) const {
+    const std::vector<FeatureMap<T>> decoder_inputs =
+        encoder_.forward(backbone_.forward(pixel_values), options.trace).decoder_inputs;
+    const RTDetrHeadOutput<T> out = head_.forward(decoder_inputs, options);
+    return {out.logits(), out.pred_boxes()};
   }
 
   // A batch of pixel_values, (N, 3, height, width).
@@ -94,14 +92,6 @@ class RTDetrModel {
   }
 
  private:
-  std::vector<FeatureMap<T>> decoder_inputs(const FeatureMap<T>& pixel_values) const {
-    return encoder_.forward(backbone_.forward(pixel_values)).decoder_inputs;
-  }
-
-  static RTDetrDetections<T> detections(const RTDetrHeadOutput<T>& out) {
-    return {out.logits(), out.pred_boxes()};
-  }
-
   RTDetrConfig config_;
   RTDetrResNetBackbone<T> backbone_;
   RTDetrHybridEncoder<T> encoder_;

@@ -17,6 +17,7 @@
 #include <eigenformer/attention/multi_scale_deformable_attention.hpp>
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/state_dict.hpp>
+#include <eigenformer/core/trace.hpp>
 #include <eigenformer/core/types.hpp>
 #include <eigenformer/models/rtdetr/config.hpp>
 #include <eigenformer/nn/activations.hpp>
@@ -112,23 +113,38 @@ struct RTDetrSelectedQueries {
   Matrix<T> target;                 // num_queries x d_model: the decoder's input queries
 };
 
+// What an RT-DETR forward may do besides computing the detections (query selection, head,
+// RTDetrModel, ultralytics' RTDETRDecoder and model).
+template <typename T>
+struct RTDetrForwardOptions {
+  // Receives intermediate values under the upstream module names (core/trace.hpp).
+  Trace<T>* trace = nullptr;
+  // The decoder's queries come from these num_queries token indices instead of the top-k.
+  // Exactly tied scores are common (identical feature-map pixels score identically) and
+  // torch.topk orders ties in no documented way; this replays a reference run's choice.
+  std::optional<std::vector<Index>> selected_tokens;
+};
+
 template <typename T>
 class RTDetrQuerySelection {
  public:
   RTDetrQuerySelection() = default;
   // `anchor_shapes`: the level shapes of a fixed anchor_image_size, if any; `learned_target`:
-  // the learned initial queries (learn_initial_query), if any.
+  // the learned initial queries (learn_initial_query), if any; `module`: the upstream module
+  // holding enc_output etc. ("model"), under which the trace records them.
   RTDetrQuerySelection(Linear<T> output_projection, LayerNorm<T> output_norm, Linear<T> score_head,
                        Mlp<T> box_head, Index num_queries,
                        std::optional<std::vector<SpatialShape>> anchor_shapes = std::nullopt,
-                       std::optional<Embedding<T>> learned_target = std::nullopt)
+                       std::optional<Embedding<T>> learned_target = std::nullopt,
+                       std::string module = "")
       : output_projection_(std::move(output_projection)),
         output_norm_(std::move(output_norm)),
         score_head_(std::move(score_head)),
         box_head_(std::move(box_head)),
         num_queries_(num_queries),
         anchor_shapes_(std::move(anchor_shapes)),
-        learned_target_(std::move(learned_target)) {
+        learned_target_(std::move(learned_target)),
+        module_(std::move(module)) {
     const Index d = output_projection_.out_features();
     if (output_norm_.features() != d || score_head_.in_features() != d ||
         box_head_.in_features() != d || box_head_.out_features() != 4)
@@ -162,7 +178,7 @@ class RTDetrQuerySelection {
                            static_cast<T>(config.layer_norm_eps)),
         Linear<T>::load(weights, prefix + "enc_score_head.", d, config.num_labels()),
         Mlp<T>::load(weights, prefix + "enc_bbox_head.", {d, d, d, 4}), config.num_queries,
-        std::move(anchor_shapes), std::move(learned_target));
+        std::move(anchor_shapes), std::move(learned_target), detail::module_of_prefix(prefix));
   }
 
   Index d_model() const { return output_projection_.out_features(); }
@@ -171,35 +187,25 @@ class RTDetrQuerySelection {
   const Mlp<T>& box_head() const { return box_head_; }
 
   // `memory`: one image's levels.total_tokens() x d_model flattened projected feature maps.
-  RTDetrSelectedQueries<T> forward(const MatrixView<T>& memory, const FeatureLevels& levels) const {
-    RTDetrSelectedQueries<T> out = score(memory, levels);
-    const Vector<T> best_logit = out.class_logits.rowwise().maxCoeff();
-    select(out, top_k_indices<T>(best_logit, num_queries_));
-    return out;
-  }
-
-  // As above, but the decoder's queries come from `selected_tokens` (num_queries token
-  // indices) instead of the top-k. Exactly tied scores are common (identical feature-map
-  // pixels score identically) and torch.topk orders ties in no documented way; this
-  // reproduces a reference run's choice.
+  // The trace gets "<module>.enc_output" (output_memory), "<module>.enc_score_head" and
+  // "<module>.enc_bbox_head" (before the anchors are added).
   RTDetrSelectedQueries<T> forward(const MatrixView<T>& memory, const FeatureLevels& levels,
-                                   std::vector<Index> selected_tokens) const {
-    if (static_cast<Index>(selected_tokens.size()) != num_queries_)
-      throw InvalidArgument(
-          detail::concat("RT-DETR query selection: ", selected_tokens.size(),
-                         " selected tokens given, expected num_queries = ", num_queries_));
-    for (Index token : selected_tokens)
-      if (token < 0 || token >= levels.total_tokens())
-        throw InvalidArgument(detail::concat("RT-DETR query selection: selected token ", token,
-                                             " out of range [0, ", levels.total_tokens(), ")"));
-    RTDetrSelectedQueries<T> out = score(memory, levels);
-    select(out, std::move(selected_tokens));
+                                   const RTDetrForwardOptions<T>& options = {}) const {
+    if (options.selected_tokens) check_selection(*options.selected_tokens, levels);
+    RTDetrSelectedQueries<T> out = score(memory, levels, options.trace);
+    if (options.selected_tokens) {
+      select(out, *options.selected_tokens);
+    } else {
+      const Vector<T> best_logit = out.class_logits.rowwise().maxCoeff();
+      select(out, top_k_indices<T>(best_logit, num_queries_));
+    }
     return out;
   }
 
  private:
   // The per-token fields: output_memory, class_logits, coord_logits.
-  RTDetrSelectedQueries<T> score(const MatrixView<T>& memory, const FeatureLevels& levels) const {
+  RTDetrSelectedQueries<T> score(const MatrixView<T>& memory, const FeatureLevels& levels,
+                                 Trace<T>* trace) const {
     check_memory(memory, levels);
     check_anchor_image_size(levels);
     const RTDetrAnchors<T> anchors = generate_rtdetr_anchors<T>(levels);
@@ -210,8 +216,25 @@ class RTDetrQuerySelection {
     out.output_memory = output_projection_.forward(out.output_memory);
     output_norm_.apply(out.output_memory);
     out.class_logits = score_head_.forward(out.output_memory);
-    out.coord_logits = box_head_.forward(out.output_memory) + anchors.logits;
+    out.coord_logits = box_head_.forward(out.output_memory);
+    if (trace) {
+      trace->record(detail::module_path(module_, "enc_output"), out.output_memory);
+      trace->record(detail::module_path(module_, "enc_score_head"), out.class_logits);
+      trace->record(detail::module_path(module_, "enc_bbox_head"), out.coord_logits);
+    }
+    out.coord_logits += anchors.logits;
     return out;
+  }
+
+  void check_selection(const std::vector<Index>& tokens, const FeatureLevels& levels) const {
+    if (static_cast<Index>(tokens.size()) != num_queries_)
+      throw InvalidArgument(
+          detail::concat("RT-DETR query selection: ", tokens.size(),
+                         " selected tokens given, expected num_queries = ", num_queries_));
+    for (Index token : tokens)
+      if (token < 0 || token >= levels.total_tokens())
+        throw InvalidArgument(detail::concat("RT-DETR query selection: selected token ", token,
+                                             " out of range [0, ", levels.total_tokens(), ")"));
   }
 
   // The per-query fields, gathered at `tokens`.
@@ -271,6 +294,7 @@ class RTDetrQuerySelection {
   Index num_queries_ = 0;
   std::optional<std::vector<SpatialShape>> anchor_shapes_;
   std::optional<Embedding<T>> learned_target_;
+  std::string module_;
 };
 
 }  // namespace eigenformer

@@ -16,6 +16,7 @@
 #include <eigenformer/cnn/conv2d.hpp>
 #include <eigenformer/cnn/conv_norm.hpp>
 #include <eigenformer/cnn/feature_map.hpp>
+#include <eigenformer/core/trace.hpp>
 #include <eigenformer/models/rtdetr/config.hpp>
 #include <eigenformer/models/rtdetr/decoder.hpp>
 #include <eigenformer/models/rtdetr/head.hpp>
@@ -83,6 +84,7 @@ class UltralyticsRTDetrDecoder {
     if (hd % heads != 0) fail(detail::concat("hidden size ", hd, " is not divisible by ", heads));
 
     UltralyticsRTDetrDecoder decoder;
+    decoder.module_ = detail::module_of_prefix(prefix);
     RTDetrConfig& config = decoder.config_;
     config.source = w.source();
     config.d_model = hd;
@@ -111,11 +113,11 @@ class UltralyticsRTDetrDecoder {
     };
     std::optional<Embedding<T>> learned_target;
     if (learnt_query) learned_target = Embedding<T>::load(t, prefix + "tgt_embed.weight", nq, hd);
-    RTDetrQuerySelection<T> selection(Linear<T>::load(t, prefix + "enc_output.0.", hd, hd),
-                                      layer_norm(prefix + "enc_output.1."),
-                                      Linear<T>::load(t, prefix + "enc_score_head.", hd, nc),
-                                      Mlp<T>::load(t, prefix + "enc_bbox_head.", {hd, hd, hd, 4}),
-                                      nq, std::nullopt, std::move(learned_target));
+    RTDetrQuerySelection<T> selection(
+        Linear<T>::load(t, prefix + "enc_output.0.", hd, hd), layer_norm(prefix + "enc_output.1."),
+        Linear<T>::load(t, prefix + "enc_score_head.", hd, nc),
+        Mlp<T>::load(t, prefix + "enc_bbox_head.", {hd, hd, hd, 4}), nq, std::nullopt,
+        std::move(learned_target), detail::module_of_prefix(prefix));
 
     std::vector<RTDetrDecoderLayer<T>> decoder_layers;
     std::vector<Linear<T>> class_heads;
@@ -130,7 +132,7 @@ class UltralyticsRTDetrDecoder {
           FeedForward<T>(Linear<T>::load(t, p + "linear1.", hd, ffn),
                          Linear<T>::load(t, p + "linear2.", ffn, hd),
                          w.activation(p + "act.", Activation::ReLU)),
-          layer_norm(p + "norm3."));
+          layer_norm(p + "norm3."), detail::module_of_prefix(p));
       class_heads.push_back(
           Linear<T>::load(t, detail::concat(prefix, "dec_score_head.", i, "."), hd, nc));
       box_heads.push_back(
@@ -146,16 +148,18 @@ class UltralyticsRTDetrDecoder {
   const RTDetrConfig& config() const { return config_; }
   const RTDetrHead<T>& head() const { return head_; }
 
-  // `maps`: the decoder's inputs (the neck's outputs, finest first).
-  UltralyticsDetectorOutput<T> forward(const std::vector<const FeatureMap<T>*>& maps) const {
-    return finish(head_.forward(project(maps)));
-  }
-
-  // As above with the queries taken from `selected_tokens` instead of the top-k (replays a
-  // reference run's choice among near-tied encoder scores).
+  // `maps`: the decoder's inputs (the neck's outputs, finest first). `options.trace` gets
+  // "model.<i>.input_proj.<l>", the query selection's and decoder layers' intermediates under
+  // ultralytics' names ("model.<i>.decoder.layers.<j>.cross_attn", ...) and y as "model.<i>".
   UltralyticsDetectorOutput<T> forward(const std::vector<const FeatureMap<T>*>& maps,
-                                       std::vector<Index> selected_tokens) const {
-    return finish(head_.forward(project(maps), std::move(selected_tokens)));
+                                       const RTDetrForwardOptions<T>& options = {}) const {
+    const std::vector<FeatureMap<T>> projected = project(maps);
+    if (options.trace)
+      for (std::size_t l = 0; l < projected.size(); ++l)
+        options.trace->record(detail::concat(module_, ".input_proj.", l), projected[l]);
+    UltralyticsDetectorOutput<T> out = finish(head_.forward(projected, options));
+    if (options.trace) options.trace->record(module_, out.y);
+    return out;
   }
 
   std::vector<FeatureMap<T>> project(const std::vector<const FeatureMap<T>*>& maps) const {
@@ -181,6 +185,7 @@ class UltralyticsRTDetrDecoder {
   }
 
   RTDetrConfig config_;
+  std::string module_;  // "model.<i>", the layer's name in the checkpoint
   std::vector<Conv2d<T>> input_projections_;
   RTDetrHead<T> head_;
 };

@@ -12,6 +12,7 @@
 #include <eigenformer/cnn/upsample.hpp>
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/state_dict.hpp>
+#include <eigenformer/io/model_files.hpp>
 #include <eigenformer/io/torch_checkpoint.hpp>
 #include <eigenformer/models/rtdetr/aifi.hpp>
 #include <eigenformer/models/ultralytics/config.hpp>
@@ -40,7 +41,7 @@ class UltralyticsRTDetr {
   // An ultralytics checkpoint file: rtdetr-l.pt / rtdetr-x.pt as released, or a trainer's
   // last.pt / best.pt (its `ema` model).
   static UltralyticsRTDetr load(const std::string& path) {
-    return load(load_torch_checkpoint<T>(path));
+    return load(load_torch_checkpoint<T>(ModelFiles::find(path).checkpoint()));
   }
 
   static UltralyticsRTDetr load(const TorchCheckpoint<T>& checkpoint) {
@@ -95,24 +96,16 @@ class UltralyticsRTDetr {
   Index num_classes() const { return config_.num_classes; }
   const std::vector<std::string>& names() const { return config_.names; }
 
-  // Called with each layer's index and output, in order (a tap for tests and debugging).
-  using LayerTap = std::function<void(Index, const FeatureMap<T>&)>;
-
-  UltralyticsDetectorOutput<T> forward(const FeatureMap<T>& image, const LayerTap& tap = {}) const {
-    const std::vector<FeatureMap<T>> outputs = run(image, tap);
-    return decoder_.forward(decoder_inputs(outputs));
-  }
-
-  // As above with the decoder's queries taken from `selected_tokens` instead of the top-k.
+  // `options.trace` gets each layer's output as "model.<i>" (ultralytics' module names), then
+  // the decoder's intermediates (UltralyticsRTDetrDecoder::forward).
   UltralyticsDetectorOutput<T> forward(const FeatureMap<T>& image,
-                                       std::vector<Index> selected_tokens,
-                                       const LayerTap& tap = {}) const {
-    const std::vector<FeatureMap<T>> outputs = run(image, tap);
-    return decoder_.forward(decoder_inputs(outputs), std::move(selected_tokens));
+                                       const RTDetrForwardOptions<T>& options = {}) const {
+    const std::vector<FeatureMap<T>> outputs = run(image, options.trace);
+    return decoder_.forward(decoder_inputs(outputs), options);
   }
 
  private:
-  std::vector<FeatureMap<T>> run(const FeatureMap<T>& image, const LayerTap& tap) const {
+  std::vector<FeatureMap<T>> run(const FeatureMap<T>& image, Trace<T>* trace) const {
     image.check("ultralytics RT-DETR input");
     if (image.channels() != config_.input_channels)
       throw ShapeError(detail::concat("ultralytics RT-DETR: input has ", image.channels(),
@@ -127,7 +120,7 @@ class UltralyticsRTDetr {
       for (Index f : config_.layers[i].from)
         inputs.push_back(f < 0 ? &image : &outputs[static_cast<std::size_t>(f)]);
       outputs[i] = layers_[i](inputs);
-      if (tap) tap(static_cast<Index>(i), outputs[i]);
+      if (trace) trace->record(detail::concat("model.", i), outputs[i]);
       if (i > 0 && !kept_[i - 1]) outputs[i - 1] = FeatureMap<T>();
     }
     return outputs;
