@@ -318,8 +318,7 @@ class MultiScaleDeformableAttention {
   // neighbours (at most 4 per sample), head_dim or d values wide. A gathered multiply-add
   // costs 1 to 8 matrix-product ones on the bench machine (more once the gathered rows
   // outgrow the caches); kGatherCost = 4 picks the faster order at both sizes of
-  // bench/deformable_attention_bench.cpp (decoder: sample first, 4x faster; encoder: project
-  // first, 2.3x faster).
+  // bench/deformable_attention_bench.cpp (docs/performance.md).
   bool samples_inputs(DeformableSamplingOrder order, Index queries, Index tokens) const {
     if (order != DeformableSamplingOrder::Automatic)
       return order == DeformableSamplingOrder::SampleThenProject;

@@ -162,19 +162,10 @@ class PackedWeight {
   }
 
  private:
-  // Cache blocking as ONNX Runtime's MLAS does it for a packed weight (K slices of 256, N
-  // slices of 128 columns): the kRows x kDepthBlock slice of x (6 KiB for float) stays in L1
-  // while the kDepthBlock x kPanelBlock-panel slice of the weight (128 KiB with 16-float
-  // panels) streams past it from L2. The hardware prefetcher follows those sequential reads
-  // within L2: with a software prefetch 4 steps ahead, as in MLAS's FMA3 kernel, BERT-base's
-  // 48 products at 128 rows took 1.02-1.04 times as long on AVX2 (both versions interleaved
-  // in one process, median of 30 pairs, 3 runs); the next slice is fetched from memory ahead
-  // of time instead (SlicePrefetch). The weight slice is loaded from memory once per block of
-  // kRowBlock rows (BLIS's MC for zen2 sgemm); the kRowBlock x 128 block of `out`
-  // accumulated over the depth blocks stays in L2 as well. Measured against the transposed
-  // order (panel slice kept in L1, rows of x streamed from L2): 8% less time for BERT-base's
-  // products at 128 rows, each weight read from memory once as in a forward pass (README,
-  // "Build options and performance").
+  // Cache blocking as ONNX Runtime's MLAS blocks a packed weight (K slices of 256, N slices of
+  // 128 columns): the kRows x kDepthBlock slice of x stays in L1 while the weight slice streams
+  // past it from L2, loaded from memory once per kRowBlock rows (BLIS's MC for zen2 sgemm).
+  // The orders and prefetches measured against it are in docs/performance.md.
   static constexpr Index kDepthBlock = 256;
   static constexpr Index kRowBlock = 144;
   static constexpr Index kPanelBlock = 8;
@@ -233,19 +224,13 @@ class PackedWeight {
             balanced_part(inputs_, kDepthBlock, 0)};
   }
 
-  // With fewer micro-tiles per row block (under 19 rows), a slice is multiplied in about
-  // the time its memory takes to arrive anyway, and the prefetches only compete with the
-  // kernel's own loads: 1.04-1.09 times the time at 8 rows, 1.03-1.15 at 16 (measured as
-  // below), so SlicePrefetch fetches nothing there.
+  // With fewer micro-tiles per row block, a slice is multiplied in about the time its memory
+  // takes to arrive anyway, and prefetches only compete with the kernel's own loads.
   static constexpr Index kMinTilesToPrefetch = 4;
 
-  // While a slice is multiplied, the next one is fetched into L2, a share of it before each
-  // micro-kernel call (one per tile and panel), so that its first tile does not wait for
-  // memory: a weight slice is read from memory (or L3) once per row block, and the hardware
-  // prefetcher starts only after the first misses. BERT-base's 48 products at 128 rows on one
-  // thread, each weight read from memory once: 0.975 and 0.979 of the time without it (both
-  // versions interleaved in one process, median of 30 pairs, 2 runs); on two threads no
-  // clear change. The README has the rest, and why such small differences need care.
+  // While a slice is multiplied, the next one is fetched into L2, a share before each
+  // micro-kernel call, so that its first tile does not wait for memory: the hardware
+  // prefetcher starts only after the first misses.
   class SlicePrefetch {
    public:
     // `tiles`: the current row block's, whose micro-kernel calls take a share each.

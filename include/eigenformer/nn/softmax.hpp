@@ -16,8 +16,7 @@ namespace eigenformer {
 
 // exp(x - max) and its sum are taken in one pass, then the row is multiplied by 1 / sum, as
 // PyTorch's vectorised CPU softmax multiplies (aten/src/ATen/native/cpu/SoftMaxKernel.cpp,
-// _vec_softmax_lastdim, which sums in a pass of its own). On 128-wide rows this takes
-// 0.83-0.85 of the time of Eigen expressions for the exponentials, the sum and a division.
+// _vec_softmax_lastdim, which sums in a pass of its own); docs/performance.md has its timing.
 // Float rows run the run-time AVX2 / AVX-512 kernel of the same passes when one is chosen.
 template <typename Row>
 void softmax_row(Row&& row) {
