@@ -229,7 +229,8 @@ TEST(RTDetrDetectUltralytics, DetectionsOnTheJpegMatchUltralytics) {
   const auto people = run_command(
       detect_pt("--classes 0 --conf 0.25 " + shell_quoted(data_path("ultralytics/bus.jpg"))));
   ASSERT_EQ(people.exit_code, 0);
-  for (const auto& d : nlohmann::json::parse(lines_of(people.out).at(0)).at("detections"))
+  const auto people_json = nlohmann::json::parse(lines_of(people.out).at(0));
+  for (const auto& d : people_json.at("detections"))
     EXPECT_EQ(d.at("label").get<std::string>(), "person");
 }
 
