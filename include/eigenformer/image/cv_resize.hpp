@@ -106,10 +106,7 @@ inline Image cv_resize_linear(const Image& in, Index width, Index height) {
 }  // namespace detail
 
 inline Image resize_linear_cv(const Image& image, Index width, Index height) {
-  image.check("resize_linear_cv");
-  if (width <= 0 || height <= 0 || image.empty())
-    throw InvalidArgument(detail::concat("resize_linear_cv: cannot resize a ", image.width, " x ",
-                                         image.height, " image to ", width, " x ", height));
+  image.check_resize(width, height, "resize_linear_cv");
   if (width == image.width && height == image.height) return image;
   return detail::cv_resize_linear(image, width, height);
 }

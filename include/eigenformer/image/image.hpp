@@ -3,8 +3,8 @@
 // pixels[(y * width + x) * 3 + c], as PIL's "RGB" mode and stb_image lay them out.
 
 #include <eigenformer/core/error.hpp>
-#include <eigenformer/core/types.hpp>
 #include <eigenformer/core/extent.hpp>
+#include <eigenformer/core/types.hpp>
 
 #include <cstdint>
 #include <string>
@@ -47,6 +47,14 @@ struct Image {
   }
 
   bool empty() const { return width == 0 || height == 0; }
+
+  // For resizers: a consistent, non-empty image and a positive target size.
+  void check_resize(Index to_width, Index to_height, const std::string& what) const {
+    check(what);
+    if (to_width <= 0 || to_height <= 0 || empty())
+      throw InvalidArgument(detail::concat(what, ": cannot resize a ", width, " x ", height,
+                                           " image to ", to_width, " x ", to_height));
+  }
   std::uint8_t& at(Index y, Index x, Index c) {
     return pixels[static_cast<std::size_t>((y * width + x) * kChannels + c)];
   }

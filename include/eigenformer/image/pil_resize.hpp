@@ -111,10 +111,7 @@ inline Image resample_vertical(const Image& in, Index height) {
 }  // namespace detail
 
 inline Image resize_bilinear(const Image& image, Index width, Index height) {
-  image.check("resize_bilinear");
-  if (width <= 0 || height <= 0 || image.empty())
-    throw InvalidArgument(detail::concat("resize_bilinear: cannot resize a ", image.width, " x ",
-                                         image.height, " image to ", width, " x ", height));
+  image.check_resize(width, height, "resize_bilinear");
   Image out = width != image.width ? detail::resample_horizontal(image, width) : image;
   if (height != image.height) out = detail::resample_vertical(out, height);
   return out;

@@ -30,6 +30,25 @@ struct UltralyticsLayer {
   nlohmann::json arg(std::size_t i, const nlohmann::json& fallback) const {
     return i < args.size() && !args[i].is_null() ? args[i] : fallback;
   }
+
+  [[noreturn]] void fail(const std::string& source, const std::string& problem) const {
+    throw FormatError(detail::concat(source, ": layer ", index, " (", module, ") ", problem));
+  }
+
+  // Argument `i` (or `fallback`) as an integer / a bool; anything else is a FormatError naming
+  // `source`, the layer and the argument.
+  Index integer_arg(std::size_t i, Index fallback, const std::string& source) const {
+    const nlohmann::json value = arg(i, fallback);
+    if (!value.is_number_integer())
+      fail(source, detail::concat("argument ", i, " is ", value.dump(), ", expected an integer"));
+    return value.get<Index>();
+  }
+  bool flag_arg(std::size_t i, bool fallback, const std::string& source) const {
+    const nlohmann::json value = arg(i, fallback);
+    if (!value.is_boolean())
+      fail(source, detail::concat("argument ", i, " is ", value.dump(), ", expected a bool"));
+    return value.get<bool>();
+  }
 };
 
 struct UltralyticsConfig {

@@ -34,11 +34,7 @@ namespace eigenformer {
 // The network input for `image`: (3, imgsz * imgsz), RGB in [0, 1].
 template <typename T>
 FeatureMap<T> ultralytics_letterbox(const Image& image, Index imgsz) {
-  image.check("ultralytics pre-processing");
-  if (image.empty()) throw InvalidArgument("ultralytics pre-processing: the image is empty");
-  const Image resized = (image.width == imgsz && image.height == imgsz)
-                            ? image
-                            : resize_linear_cv(image, imgsz, imgsz);
+  const Image resized = resize_linear_cv(image, imgsz, imgsz);  // a copy at imgsz already
   FeatureMap<T> map(Image::kChannels, imgsz, imgsz);
   const Index pixels = imgsz * imgsz;
   for (Index p = 0; p < pixels; ++p)

@@ -52,15 +52,12 @@ class UltralyticsRTDetrDecoder {
                                        const UltralyticsLayer& layer,
                                        const std::vector<std::string>& names) {
     const std::string prefix = detail::concat("model.", layer.index, ".");
-    auto fail = [&](const std::string& problem) {
-      throw FormatError(
-          detail::concat(w.source(), ": RTDETRDecoder (layer ", layer.index, ") ", problem));
-    };
-    auto integer = [&](std::size_t i, Index fallback) -> Index {
-      const nlohmann::json value = layer.arg(i, fallback);
-      if (!value.is_number_integer() || value.get<Index>() <= 0 || value.get<Index>() > (1 << 20))
-        fail(detail::concat("argument ", i, " is ", value.dump(), ", expected a positive count"));
-      return value.get<Index>();
+    auto fail = [&](const std::string& problem) { layer.fail(w.source(), problem); };
+    auto integer = [&](std::size_t i, Index fallback) {
+      const Index value = layer.integer_arg(i, fallback, w.source());
+      if (value <= 0 || value > (Index{1} << 20))
+        fail(detail::concat("argument ", i, " is ", value, ", expected a positive count"));
+      return value;
     };
     const Index nc = integer(0, 80);
     std::vector<Index> in_channels;

@@ -174,19 +174,12 @@ class UltralyticsRTDetr {
   static Layer make_layer(const UltralyticsWeights<T>& w, const UltralyticsLayer& layer) {
     const std::string prefix = detail::concat("model.", layer.index, ".");
     const std::string& m = layer.module;
-    auto fail = [&](const std::string& problem) -> void {
-      throw FormatError(
-          detail::concat(w.source(), ": layer ", layer.index, " (", m, ") ", problem));
+    auto fail = [&](const std::string& problem) { layer.fail(w.source(), problem); };
+    auto integer = [&](std::size_t i, Index fallback) {
+      return layer.integer_arg(i, fallback, w.source());
     };
-    auto integer = [&](std::size_t i, Index fallback) -> Index {
-      const nlohmann::json value = layer.arg(i, fallback);
-      if (!value.is_number_integer()) fail(detail::concat("argument ", i, " is ", value.dump()));
-      return value.get<Index>();
-    };
-    auto flag = [&](std::size_t i, bool fallback) -> bool {
-      const nlohmann::json value = layer.arg(i, fallback);
-      if (!value.is_boolean()) fail(detail::concat("argument ", i, " is ", value.dump()));
-      return value.get<bool>();
+    auto flag = [&](std::size_t i, bool fallback) {
+      return layer.flag_arg(i, fallback, w.source());
     };
     // Conv's and DWConv's act argument: True = SiLU, False = none.
     auto act = [&](std::size_t i) {
