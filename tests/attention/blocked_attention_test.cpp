@@ -3,9 +3,12 @@
 #include <eigenformer/attention/blocked_attention.hpp>
 #include <eigenformer/attention/materialized_attention.hpp>
 #include <eigenformer/attention/scaled_dot_product_attention.hpp>
+#include <eigenformer/core/threading.hpp>
+#include <eigenformer/kernels/cpu_features.hpp>
 
 #include "fixture.hpp"
 
+#include <cmath>
 #include <random>
 
 namespace eigenformer {
@@ -102,15 +105,83 @@ TEST(BlockedAttentionMemory, WorkspaceIsIndependentOfSequenceLength) {
   scaled_dot_product_attention<float>(q, k, v, AttentionMask<float>::causal_mask(), 0.125f, out,
                                       workspace);
   EXPECT_EQ(workspace.probabilities.size(), 0);
+  // Per thread (the float kernel splits one head's query blocks between threads), plus the
+  // float kernel's packed keys and values: linear in the length.
   const AttentionBlocking blocking;
-  EXPECT_LE(workspace.blocked.logits.size(), blocking.query_block * blocking.key_block);
-  EXPECT_LE(workspace.blocked.accumulator.size(), blocking.query_block * 64);
+  const Index threads = num_threads();
+  EXPECT_LE(workspace.blocked.logits.size(), threads * blocking.query_block * blocking.key_block);
+  EXPECT_LE(workspace.blocked.accumulator.size(), threads * blocking.query_block * 64);
+  EXPECT_LE(workspace.blocked.packed_keys.size() + workspace.blocked.packed_values.size(),
+            2 * (length + blocking.key_block) * 64);
   // Spot-check a few rows against the definition.
   for (Index row : {Index{0}, Index{1000}, length - 1}) {
     Matrix<float> expected(1, 64), probabilities;
     materialized_attention<float>(q.middleRows(row, 1), k.topRows(row + 1), v.topRows(row + 1),
                                   AttentionMask<float>(), 0.125f, expected, probabilities);
     EXPECT_TRUE(all_close(out.row(row), expected, 1e-5)) << "row " << row;
+  }
+}
+
+// The float kernel of every variant this CPU runs (kernels/attention_x86.hpp for AVX2 and
+// AVX-512, Eigen for the baseline) against the materialised path in double: tails of every
+// size (blocks not multiples of the vector width, widths not multiples of it, one query),
+// each kind of mask, L != S with a causal mask, and logits large enough for the double path.
+class BlockedAttentionVariantTest : public ::testing::Test {
+ protected:
+  void TearDown() override { set_kernel_variant(saved_); }
+  const KernelVariant saved_ = kernel_variant();
+};
+
+TEST_F(BlockedAttentionVariantTest, EveryVariantMatchesDoublePrecision) {
+  struct Case {
+    Index queries, keys, depth, dv;
+    AttentionBlocking blocking;
+    double logit_scale;
+  };
+  const Case cases[] = {{1, 1, 8, 8, {64, 256}, 1.0},       {1, 300, 64, 64, {64, 256}, 1.0},
+                        {37, 70, 16, 8, {7, 5}, 2.0},       {100, 9, 24, 40, {16, 1000}, 1.0},
+                        {300, 300, 64, 64, {64, 256}, 1.0}, {130, 257, 17, 33, {13, 33}, 1.0},
+                        {90, 200, 32, 64, {48, 64}, 4.0}};
+  for (KernelVariant variant :
+       {KernelVariant::Baseline, KernelVariant::AVX2, KernelVariant::AVX512}) {
+    if (!kernel_variant_supported(variant)) continue;
+    set_kernel_variant(variant);
+    for (const Case& c : cases) {
+      const Matrix<float> q = random_matrix<float>(c.queries, c.depth, 1, c.logit_scale),
+                          k = random_matrix<float>(c.keys, c.depth, 2, c.logit_scale),
+                          v = random_matrix<float>(c.keys, c.dv, 3);
+      BoolVector padded = BoolVector::Constant(c.keys, false);
+      padded.tail(c.keys / 3).setConstant(true);
+      BoolMatrix allowed = random_matrix<float>(c.queries, c.keys, 4).array() > -1.0f;
+      allowed.row(0).setConstant(false);  // a fully masked query
+      const Matrix<float> bias = random_matrix<float>(c.queries, c.keys, 5);
+      const Matrix<double> bias_double = bias.cast<double>();
+      for (int kind = 0; kind < 4; ++kind) {
+        AttentionMask<float> mask;
+        AttentionMask<double> mask_double;
+        mask.causal = mask_double.causal = kind == 1 || kind == 3;
+        if (kind >= 2) {
+          mask.key_padding.emplace(padded);
+          mask.allowed.emplace(allowed);
+          mask.additive.emplace(bias);
+          mask_double.key_padding.emplace(padded);
+          mask_double.allowed.emplace(allowed);
+          mask_double.additive.emplace(bias_double);
+        }
+        Matrix<float> actual(c.queries, c.dv);
+        Matrix<double> expected(c.queries, c.dv), probabilities;
+        BlockedAttentionWorkspace<float> workspace;
+        const double scale = 1.0 / std::sqrt(static_cast<double>(c.depth));
+        materialized_attention<double>(q.cast<double>(), k.cast<double>(), v.cast<double>(),
+                                       mask_double, scale, expected, probabilities);
+        blocked_attention<float>(q, k, v, mask, static_cast<float>(scale), actual, workspace,
+                                 c.blocking);
+        EXPECT_TRUE(all_close(actual, expected, 1e-5))
+            << kernel_variant_name(variant) << ": " << c.queries << " x " << c.keys
+            << " keys, depth " << c.depth << ", dv " << c.dv << ", blocks "
+            << c.blocking.query_block << " x " << c.blocking.key_block << ", mask kind " << kind;
+      }
+    }
   }
 }
 

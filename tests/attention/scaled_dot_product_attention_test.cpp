@@ -140,8 +140,8 @@ TYPED_TEST(SdpaTest, FullyMaskedRowIsZero) {
 }
 
 // F.scaled_dot_product_attention(q (L x E), k (0 x E), v (0 x Ev)) returns zeros(L, Ev):
-// an empty sum of weighted values. Both kernels (the blocked one is used past
-// kMaterializedKeyLimit keys, here called directly) must agree.
+// an empty sum of weighted values. Both kernels (the blocked one is used for long key
+// sequences, use_blocked_attention(); here called directly) must agree.
 TYPED_TEST(SdpaTest, NoKeysGiveZeros) {
   using T = TypeParam;
   const Matrix<T> q = random_matrix<T>(3, 4, 7), k(0, 4), v(0, 2);
@@ -180,6 +180,24 @@ TYPED_TEST(SdpaTest, RejectsMismatchedShapes) {
   AttentionMask<T> mask;
   mask.allowed.emplace(wrong);
   EXPECT_THROW(scaled_dot_product_attention<T>(q, k_ok, v, mask), ShapeError);
+}
+
+// The path rule: the float kernels (AVX2 / AVX-512) from kBlockedKernelMinKeys keys, the Eigen
+// blocked code (double, baseline variant) past kMaterializedKeyLimit.
+TEST(SdpaDispatch, BlockedPathRule) {
+  const KernelVariant saved = kernel_variant();
+  EXPECT_FALSE(use_blocked_attention<double>(kMaterializedKeyLimit));
+  EXPECT_TRUE(use_blocked_attention<double>(kMaterializedKeyLimit + 1));
+  set_kernel_variant(KernelVariant::Baseline);
+  EXPECT_FALSE(use_blocked_attention<float>(kMaterializedKeyLimit));
+  EXPECT_TRUE(use_blocked_attention<float>(kMaterializedKeyLimit + 1));
+  for (KernelVariant variant : {KernelVariant::AVX2, KernelVariant::AVX512}) {
+    if (!kernel_variant_supported(variant)) continue;
+    set_kernel_variant(variant);
+    EXPECT_FALSE(use_blocked_attention<float>(kBlockedKernelMinKeys - 1));
+    EXPECT_TRUE(use_blocked_attention<float>(kBlockedKernelMinKeys));
+  }
+  set_kernel_variant(saved);
 }
 
 }  // namespace

@@ -4,9 +4,10 @@
 // differ from S and Ev from E. Inputs may be column blocks of wider matrices (a head's
 // slice of a fused projection), so no per-head copies are needed.
 //
-// Up to kMaterializedKeyLimit keys the L x S probabilities are formed at once; beyond, keys
-// are processed in blocks with an online softmax (blocked_attention.hpp), so memory grows
-// linearly with the sequence length. Both give the same result up to rounding.
+// Short key sequences form the L x S probabilities at once (materialized_attention.hpp);
+// longer ones are processed in blocks with an online softmax (blocked_attention.hpp), so
+// memory grows linearly with the sequence length. Both give the same result up to rounding;
+// use_blocked_attention() is the rule.
 
 #include <eigenformer/attention/attention_common.hpp>
 #include <eigenformer/attention/attention_mask.hpp>
@@ -14,10 +15,23 @@
 #include <eigenformer/attention/materialized_attention.hpp>
 
 #include <optional>
+#include <type_traits>
 
 namespace eigenformer {
 
+// Where the blocked path wins (docs/performance.md, "Long attention"): the float kernel of
+// kernels/attention_x86.hpp (AVX2 / AVX-512) ties with the materialised path at 64 keys and
+// is faster from 128 on; the Eigen blocked code (double, baseline variant) only beyond 1024.
+constexpr Index kBlockedKernelMinKeys = 128;
 constexpr Index kMaterializedKeyLimit = 1024;
+
+template <typename T>
+bool use_blocked_attention(Index keys) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (kernels::flash_attention_width(kernel_variant()) > 0) return keys >= kBlockedKernelMinKeys;
+  }
+  return keys > kMaterializedKeyLimit;
+}
 
 template <typename T>
 struct AttentionWorkspace {
@@ -30,7 +44,7 @@ template <typename T>
 void scaled_dot_product_attention(const MatrixView<T>& q, const MatrixView<T>& k,
                                   const MatrixView<T>& v, const AttentionMask<T>& mask, T scale,
                                   MutableMatrixView<T> out, AttentionWorkspace<T>& workspace) {
-  if (k.rows() > kMaterializedKeyLimit)
+  if (use_blocked_attention<T>(k.rows()))
     blocked_attention<T>(q, k, v, mask, scale, out, workspace.blocked);
   else
     materialized_attention<T>(q, k, v, mask, scale, out, workspace.probabilities);
