@@ -16,6 +16,12 @@
 //
 // A depthwise convolution has no product to share between channels: each plane is filtered
 // directly, from a zero-padded copy split by stride phase so every tap reads a contiguous row.
+//
+// Float layers run the run-time kernel variant (kernels/cpu_features.hpp) as PackedWeight
+// does: the channel-major product uses the AVX2 / AVX-512 GEMM micro-kernel of
+// kernels/gemm_x86.hpp (its weight laid out for the variant current at construction), and the
+// depthwise tap sums and the ReLU / SiLU / sigmoid / tanh-GELU activations the variant current
+// when the layer runs (kernels/rows_x86.hpp). The baseline is the Eigen code below.
 
 #include <eigenformer/cnn/feature_map.hpp>
 #include <eigenformer/core/error.hpp>
@@ -23,6 +29,10 @@
 #include <eigenformer/core/tensor.hpp>
 #include <eigenformer/core/threading.hpp>
 #include <eigenformer/core/types.hpp>
+#include <eigenformer/kernels/cpu_features.hpp>
+#include <eigenformer/kernels/gemm_x86.hpp>
+#include <eigenformer/kernels/rows_x86.hpp>
+#include <eigenformer/kernels/transpose_x86.hpp>
 #include <eigenformer/nn/activations.hpp>
 #include <eigenformer/nn/packed_weight.hpp>
 
@@ -51,6 +61,35 @@ constexpr Index kConvMinBandPixels = 144;
 // (ChannelMajorProduct): its transposes cost per output pixel what the product gains per
 // output channel. Above it the two measured within noise (docs/performance.md).
 constexpr Index kConvMinPackedOutputs = 128;
+
+// activation(rows x cols block at `data`, row stride `stride`) by the run-time AVX2 / AVX-512
+// kernel of `variant`; false (nothing done) for the baseline, a type other than float or an
+// activation without such a kernel, where the caller runs its Eigen code.
+template <typename T>
+bool activate_rows(KernelVariant variant, Activation activation, T* data, Index rows, Index cols,
+                   Index stride) {
+  if constexpr (std::is_same_v<T, float>) {
+    switch (activation) {
+      case Activation::Identity:
+        return true;
+      case Activation::GELU:
+        return kernels::gelu_rows(variant, data, rows, cols, stride);
+      case Activation::ReLU:
+        return kernels::activation_rows(variant, kernels::RowActivation::ReLU, data, rows, cols,
+                                        stride);
+      case Activation::SiLU:
+        return kernels::activation_rows(variant, kernels::RowActivation::SiLU, data, rows, cols,
+                                        stride);
+      case Activation::Sigmoid:
+        return kernels::activation_rows(variant, kernels::RowActivation::Sigmoid, data, rows, cols,
+                                        stride);
+      case Activation::GELUTanh:
+        return kernels::activation_rows(variant, kernels::RowActivation::GELUTanh, data, rows, cols,
+                                        stride);
+    }
+  }
+  return false;
+}
 
 // One growing buffer per thread and `Slot`, reused by every convolution that thread runs.
 // Aligned as Eigen's own matrices: Eigen evaluates the activation of a block's first few
@@ -103,11 +142,23 @@ struct Transpose {
   }
 };
 
+// Transpose<T>::run, or the run-time variant's transpose for float (kernels/transpose_x86.hpp).
+template <typename T>
+void transpose(KernelVariant variant, const T* src, Index src_stride, Index rows, Index cols,
+               T* dst, Index dst_stride) {
+  if constexpr (std::is_same_v<T, float>)
+    if (kernels::transpose(variant, src, src_stride, rows, cols, dst, dst_stride)) return;
+  Transpose<T>::run(src, src_stride, rows, cols, dst, dst_stride);
+}
+
 // out = activation(W B + bias [+ residual]) for a layer with few output channels, computed
-// channel-major: W (out x depth) is packed once into groups of kRows output channels, each
-// depth x kRows, and B (depth x pixels: the input itself for a 1x1 convolution, else the
-// unfolded patches) is read in place, kPanelWidth pixels at a time, so the output needs no
-// transpose. The micro-kernel is PackedWeight's with the operands' roles swapped.
+// channel-major: W (out x depth) is packed once into groups of kRows output channels, and B
+// (depth x pixels: the input itself for a 1x1 convolution, else the unfolded patches) is read
+// in place, panel_width() pixels at a time, so the output needs no transpose. The
+// micro-kernel is PackedWeight's with the operands' roles swapped: for the AVX2 / AVX-512
+// variant current at construction, kernels/gemm_x86.hpp's (W kept row-major, panels of 16 /
+// 32 pixels, the bias per row); for the baseline, the Eigen one below (each group of W
+// packed depth x kRows, panels of two packets).
 template <typename T>
 class ChannelMajorProduct {
   using Packet = typename Eigen::internal::packet_traits<T>::type;
@@ -115,7 +166,7 @@ class ChannelMajorProduct {
 
  public:
   static constexpr Index kRows = 6;
-  static constexpr Index kPanelWidth = 2 * kPacketSize;
+  static constexpr Index kBaselinePanelWidth = 2 * kPacketSize;
   // A depth block of one panel of B (32 KiB of float with AVX-512) stays in L1 while every
   // group of W meets it.
   static constexpr Index kDepthBlock = 256;
@@ -125,59 +176,78 @@ class ChannelMajorProduct {
   // `bias` has weight.rows() entries, or is null.
   template <typename Derived>
   ChannelMajorProduct(const Eigen::MatrixBase<Derived>& weight, const T* bias)
-      : outputs_(weight.rows()), depth_(weight.cols()) {
+      : outputs_(weight.rows()),
+        depth_(weight.cols()),
+        variant_(std::is_same_v<T, float> ? kernel_variant() : KernelVariant::Baseline) {
+    panel_width_ = variant_ == KernelVariant::AVX512 ? 32
+                   : variant_ == KernelVariant::AVX2 ? 16
+                                                     : kBaselinePanelWidth;
     const Index groups = group_count();
     packed_.assign(static_cast<std::size_t>(groups * depth_ * kRows), T(0));
     bias_.assign(static_cast<std::size_t>(groups * kRows), T(0));
     for (Index o = 0; o < outputs_; ++o) {
-      T* group = packed_.data() + (o / kRows) * depth_ * kRows + o % kRows;
-      for (Index k = 0; k < depth_; ++k) group[k * kRows] = weight(o, k);
+      if (variant_ == KernelVariant::Baseline) {
+        T* group = packed_.data() + (o / kRows) * depth_ * kRows + o % kRows;
+        for (Index k = 0; k < depth_; ++k) group[k * kRows] = weight(o, k);
+      } else {
+        for (Index k = 0; k < depth_; ++k)
+          packed_[static_cast<std::size_t>(o * depth_ + k)] = weight(o, k);
+      }
       if (bias) bias_[static_cast<std::size_t>(o)] = bias[o];
     }
   }
 
   Index out_features() const { return outputs_; }
+  // The kernels this product was laid out for, and its panel width (pixels per panel).
+  KernelVariant variant() const { return variant_; }
+  Index panel_width() const { return panel_width_; }
 
   // out(o, 0:n) = activation(sum_k W(o, k) b(k, 0:n) + bias(o) [+ residual(o, 0:n)]); rows
-  // of b, out and residual are ldb, ldc and ldr apart.
+  // of b, out and residual are ldb, ldc and ldr apart. The activation runs `activation_variant`'s
+  // kernels (the variant current when the caller started).
   void multiply(const T* b, Index ldb, Index n, T* out, Index ldc, const T* residual, Index ldr,
-                Activation activation) const {
-    const Index groups = group_count();
-    for (Index p0 = 0; p0 < n; p0 += kPanelWidth) {
-      const Index width = std::min(kPanelWidth, n - p0);
+                Activation activation, KernelVariant activation_variant) const {
+    const Index groups = group_count(), panel_width = panel_width_;
+    for (Index p0 = 0; p0 < n; p0 += panel_width) {
+      const Index width = std::min(panel_width, n - p0);
       // The last, narrower panel: B copied zero-padded, the product into a full-width buffer.
-      const bool edge = width < kPanelWidth;
+      const bool edge = width < panel_width;
       const T* panel = b + p0;
       Index panel_stride = ldb;
       T* target = out + p0;
       Index target_stride = ldc;
       if (edge) {
-        T* copy = conv_buffer<T, 5>(depth_ * kPanelWidth);
+        T* copy = conv_buffer<T, 5>(depth_ * panel_width);
         for (Index k = 0; k < depth_; ++k) {
-          std::copy(b + k * ldb + p0, b + k * ldb + n, copy + k * kPanelWidth);
-          std::fill(copy + k * kPanelWidth + width, copy + (k + 1) * kPanelWidth, T(0));
+          std::copy(b + k * ldb + p0, b + k * ldb + n, copy + k * panel_width);
+          std::fill(copy + k * panel_width + width, copy + (k + 1) * panel_width, T(0));
         }
         panel = copy;
-        panel_stride = kPanelWidth;
-        target = conv_buffer<T, 6>(groups * kRows * kPanelWidth);
-        target_stride = kPanelWidth;
+        panel_stride = panel_width;
+        target = conv_buffer<T, 6>(groups * kRows * panel_width);
+        target_stride = panel_width;
       }
       for (Index k0 = 0; k0 < depth_; k0 += kDepthBlock) {
         const Index depth = std::min(kDepthBlock, depth_ - k0);
         for (Index g = 0; g < groups; ++g) {
           const Index o = g * kRows;
-          kernel(std::min(kRows, outputs_ - o), depth, packed_.data() + (g * depth_ + k0) * kRows,
-                 panel + k0 * panel_stride, panel_stride, bias_.data() + o,
-                 target + o * target_stride, target_stride, k0 > 0);
+          kernel(std::min(kRows, outputs_ - o), depth, o, k0, panel + k0 * panel_stride,
+                 panel_stride, target + o * target_stride, target_stride, k0 > 0);
         }
       }
-      for (Index o = 0; o < outputs_; ++o) {
-        T* row = out + o * ldc + p0;
-        if (edge) std::copy(target + o * target_stride, target + o * target_stride + width, row);
-        Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> values(row, width);
-        if (residual)
+      if (edge)
+        for (Index o = 0; o < outputs_; ++o)
+          std::copy(target + o * target_stride, target + o * target_stride + width,
+                    out + o * ldc + p0);
+      if (residual)
+        for (Index o = 0; o < outputs_; ++o) {
+          Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> values(out + o * ldc + p0, width);
           values +=
               Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(residual + o * ldr + p0, width);
+        }
+      if (activate_rows(activation_variant, activation, out + p0, outputs_, width, ldc)) continue;
+      for (Index o = 0; o < outputs_; ++o) {
+        Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> values(out + o * ldc + p0, width);
         apply_activation(activation, values);
       }
     }
@@ -186,8 +256,28 @@ class ChannelMajorProduct {
  private:
   Index group_count() const { return (outputs_ + kRows - 1) / kRows; }
 
-  EIGEN_ALWAYS_INLINE static void kernel(Index rows, Index depth, const T* a, const T* b, Index ldb,
-                                         const T* bias, T* c, Index ldc, bool accumulate) {
+  // Output channels [o, o + rows), depth [k0, k0 + depth), one panel.
+  EIGEN_ALWAYS_INLINE void kernel(Index rows, Index depth, Index o, Index k0, const T* b, Index ldb,
+                                  T* c, Index ldc, bool accumulate) const {
+    const T* bias = bias_.data() + o;
+#if EIGENFORMER_X86_DISPATCH
+    if constexpr (std::is_same_v<T, float>) {
+      const T* a = packed_.data() + o * depth_ + k0;
+      if (variant_ == KernelVariant::AVX512)
+        return kernels::gemm_tile_avx512(rows, depth, a, depth_, b, ldb, nullptr, bias, c, ldc,
+                                         accumulate);
+      if (variant_ == KernelVariant::AVX2)
+        return kernels::gemm_tile_avx2(rows, depth, a, depth_, b, ldb, nullptr, bias, c, ldc,
+                                       accumulate);
+    }
+#endif
+    baseline_kernel(rows, depth, packed_.data() + (o * depth_ + k0 * kRows), b, ldb, bias, c, ldc,
+                    accumulate);
+  }
+
+  EIGEN_ALWAYS_INLINE static void baseline_kernel(Index rows, Index depth, const T* a, const T* b,
+                                                  Index ldb, const T* bias, T* c, Index ldc,
+                                                  bool accumulate) {
     switch (rows) {
       case 6:
         return micro_kernel<6>(depth, a, b, ldb, bias, c, ldc, accumulate);
@@ -204,8 +294,8 @@ class ChannelMajorProduct {
     }
   }
 
-  // c[0:Rows, 0:kPanelWidth] = a (depth x kRows, k-major) ^T b[0:depth, 0:kPanelWidth] + (c
-  // when `accumulate`, else bias(r) on every column).
+  // c[0:Rows, 0:kBaselinePanelWidth] = a (depth x kRows, k-major) ^T b[0:depth,
+  // 0:kBaselinePanelWidth] + (c when `accumulate`, else bias(r) on every column).
   template <int Rows>
   EIGEN_ALWAYS_INLINE static void micro_kernel(Index depth, const T* a, const T* b, Index ldb,
                                                const T* bias, T* c, Index ldc, bool accumulate) {
@@ -231,8 +321,12 @@ class ChannelMajorProduct {
   }
 
   Index outputs_ = 0, depth_ = 0;
-  std::vector<T> packed_;  // group_count() groups of depth x kRows
-  std::vector<T> bias_;    // group_count() * kRows entries, zero without a bias
+  KernelVariant variant_ = KernelVariant::Baseline;
+  Index panel_width_ = kBaselinePanelWidth;
+  // Baseline: group_count() groups of depth x kRows; AVX2 / AVX-512: W row-major (the rest of
+  // the last group unused).
+  std::vector<T> packed_;
+  std::vector<T> bias_;  // group_count() * kRows entries, zero without a bias
 };
 
 // First and one-past-last output column x whose input column x * stride + offset lies in
@@ -415,8 +509,20 @@ class Conv2d {
 
   // Output columns [first, first + count): += residual, then the activation (the product
   // could not apply it: it comes after the residual).
-  void add_residual(FeatureMap<T>& output, const FeatureMap<T>& residual, Index first,
-                    Index count) const {
+  void add_residual(FeatureMap<T>& output, const FeatureMap<T>& residual, Index first, Index count,
+                    KernelVariant variant) const {
+    if (variant != KernelVariant::Baseline) {
+      for (Index c = 0; c < output.channels(); ++c)
+        output.data.row(c).segment(first, count) += residual.data.row(c).segment(first, count);
+      if (detail::activate_rows(variant, activation_, output.data.data() + first, output.channels(),
+                                count, output.data.cols()))
+        return;
+      for (Index c = 0; c < output.channels(); ++c) {
+        auto segment = output.data.row(c).segment(first, count);
+        apply_activation(activation_, segment);
+      }
+      return;
+    }
     for (Index c = 0; c < output.channels(); ++c) {
       auto segment = output.data.row(c).segment(first, count);
       segment += residual.data.row(c).segment(first, count);
@@ -439,20 +545,22 @@ class Conv2d {
     bands = std::min(out_h, (bands + threads - 1) / threads * threads);
     const Index band_rows = (out_h + bands - 1) / bands;
     bands = (out_h + band_rows - 1) / band_rows;
+    const KernelVariant variant = kernel_variant();  // outside the parallel region: it may throw
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
 #endif
     for (Index band = 0; band < bands; ++band) {
       const Index y0 = band * band_rows, rows = std::min(band_rows, out_h - y0);
       if (narrow_.out_features() > 0)
-        narrow_band_product(input, output, residual, y0, rows);
+        narrow_band_product(input, output, residual, y0, rows, variant);
       else
-        band_product(input, output, residual, y0, rows);
+        band_product(input, output, residual, y0, rows, variant);
     }
   }
 
   void narrow_band_product(const FeatureMap<T>& input, FeatureMap<T>& output,
-                           const FeatureMap<T>* residual, Index y0, Index rows) const {
+                           const FeatureMap<T>* residual, Index y0, Index rows,
+                           KernelVariant variant) const {
     const Index out_w = output.width, first = y0 * out_w, pixels = rows * out_w;
     const T* patches = input.data.data() + first;
     Index stride = input.data.cols();
@@ -465,12 +573,13 @@ class Conv2d {
     }
     narrow_.multiply(patches, stride, pixels, output.data.data() + first, output.data.cols(),
                      residual ? residual->data.data() + first : nullptr,
-                     residual ? residual->data.cols() : 0, activation_);
+                     residual ? residual->data.cols() : 0, activation_, variant);
   }
 
   // Output rows [y0, y0 + rows): patches, product, transposed store.
   void band_product(const FeatureMap<T>& input, FeatureMap<T>& output,
-                    const FeatureMap<T>* residual, Index y0, Index rows) const {
+                    const FeatureMap<T>* residual, Index y0, Index rows,
+                    KernelVariant variant) const {
     const Index in = in_channels(), width = input.width, out_w = output.width;
     const Index pixels = rows * out_w, patch = packed_.in_features();
     // Input rows the band reads, clipped to the image, copied pixel-major.
@@ -480,8 +589,8 @@ class Conv2d {
     T* pixel_major =
         detail::conv_buffer<T, 0>(std::max<Index>(0, end_row - first_row) * width * in);
     if (end_row > first_row)
-      detail::Transpose<T>::run(input.data.data() + first_row * width, input.data.cols(), in,
-                                (end_row - first_row) * width, pixel_major, in);
+      detail::transpose(variant, input.data.data() + first_row * width, input.data.cols(), in,
+                        (end_row - first_row) * width, pixel_major, in);
     const T* patches = pixel_major;
     if (!is_pointwise()) {
       T* unfolded = detail::conv_buffer<T, 1>(pixels * patch);
@@ -491,11 +600,18 @@ class Conv2d {
     T* result = detail::conv_buffer<T, 2>(pixels * out_channels());
     const Eigen::Map<const Matrix<T>> x(patches, pixels, patch);
     Eigen::Map<Matrix<T>> product(result, pixels, out_channels());
-    packed_.multiply(x, product, residual ? Activation::Identity : activation_);
+    // The baseline activates each tile inside the product; a run-time variant activates the
+    // band's result here, still in cache, with its own kernel.
+    const bool activate_here =
+        std::is_same_v<T, float> && !residual && variant != KernelVariant::Baseline;
+    packed_.multiply(x, product, residual || activate_here ? Activation::Identity : activation_);
+    if (activate_here && !detail::activate_rows(variant, activation_, result, pixels,
+                                                out_channels(), out_channels()))
+      apply_activation(activation_, product);
     const Index first = y0 * out_w;
-    detail::Transpose<T>::run(result, out_channels(), pixels, out_channels(),
-                              output.data.data() + first, output.data.cols());
-    if (residual) add_residual(output, *residual, first, pixels);
+    detail::transpose(variant, result, out_channels(), pixels, out_channels(),
+                      output.data.data() + first, output.data.cols());
+    if (residual) add_residual(output, *residual, first, pixels, variant);
   }
 
   // Patch rows of output rows [y0, y0 + rows) from the pixel-major input rows
@@ -537,6 +653,7 @@ class Conv2d {
     const Index channels = out_channels(),
                 phase_w = (input.width + 2 * padding_ + stride_ - 1) / stride_;
     const Index padded_size = (input.height + 2 * padding_) * stride_ * phase_w;
+    const KernelVariant variant = kernel_variant();  // outside the parallel region: it may throw
 #ifdef _OPENMP
 #pragma omp parallel for if (output.data.size() * kernel_height() * kernel_width() >= \
                              kMinParallelElements)
@@ -558,21 +675,36 @@ class Conv2d {
         }
       }
       if (stride_ == 1)
-        filter_flat(padded, phase_w, c, output);
+        filter_flat(padded, phase_w, c, output, variant);
       else
-        filter_rows(padded, phase_w, c, output);
+        filter_rows(padded, phase_w, c, output, variant);
       auto result = output.data.row(c);
       if (residual) result += residual->data.row(c);
-      apply_activation(activation_, result);
+      if (variant == KernelVariant::Baseline ||
+          !detail::activate_rows(variant, activation_, result.data(), 1, result.size(),
+                                 result.size()))
+        apply_activation(activation_, result);
     }
   }
 
   // Stride 1: each tap is one multiply-add over the whole plane, in padded coordinates (row
   // stride `padded_w`, the columns past out_w computed and dropped), so the loops are long.
-  void filter_flat(const T* padded, Index padded_w, Index c, FeatureMap<T>& output) const {
+  void filter_flat(const T* padded, Index padded_w, Index c, FeatureMap<T>& output,
+                   KernelVariant variant) const {
     const Index kh = kernel_height(), kw = kernel_width(), out_h = output.height,
                 out_w = output.width, span = (out_h - 1) * padded_w + out_w;
     T* sums = detail::conv_buffer<T, 4>(span);
+    if (variant != KernelVariant::Baseline) {
+      Index* offsets = detail::conv_buffer<Index, 7>(kh * kw);
+      for (Index ky = 0; ky < kh; ++ky)
+        for (Index kx = 0; kx < kw; ++kx) offsets[ky * kw + kx] = ky * padded_w + kx;
+      if (tap_sum(variant, sums, span, padded, offsets, c)) {
+        T* destination = output.data.row(c).data();
+        for (Index y = 0; y < out_h; ++y)
+          std::copy(sums + y * padded_w, sums + y * padded_w + out_w, destination + y * out_w);
+        return;
+      }
+    }
     std::fill(sums, sums + span, has_bias() ? bias_.data()[c] : T(0));
     const T* taps = weight_.data() + c * kh * kw;
     for (Index ky = 0; ky < kh; ++ky)
@@ -586,10 +718,22 @@ class Conv2d {
       std::copy(sums + y * padded_w, sums + y * padded_w + out_w, destination + y * out_w);
   }
 
-  void filter_rows(const T* padded, Index phase_w, Index c, FeatureMap<T>& output) const {
+  void filter_rows(const T* padded, Index phase_w, Index c, FeatureMap<T>& output,
+                   KernelVariant variant) const {
     const Index kh = kernel_height(), kw = kernel_width(), out_w = output.width;
     const T* taps = weight_.data() + c * kh * kw;
     T* destination = output.data.row(c).data();
+    if (variant != KernelVariant::Baseline) {
+      Index* offsets = detail::conv_buffer<Index, 7>(kh * kw);
+      for (Index ky = 0; ky < kh; ++ky)
+        for (Index kx = 0; kx < kw; ++kx)
+          offsets[ky * kw + kx] = ky * stride_ * phase_w + (kx % stride_) * phase_w + kx / stride_;
+      bool done = true;
+      for (Index y = 0; y < output.height && done; ++y)
+        done = tap_sum(variant, destination + y * out_w, out_w,
+                       padded + y * stride_ * stride_ * phase_w, offsets, c);
+      if (done) return;
+    }
     for (Index y = 0; y < output.height; ++y) {
       T* row = destination + y * out_w;
       std::fill(row, row + out_w, has_bias() ? bias_.data()[c] : T(0));
@@ -602,6 +746,18 @@ class Conv2d {
         }
       }
     }
+  }
+
+  // out[0:n] = bias(c) + sum over the taps t of channel c of weight(c, t) source[offsets[t] +
+  // i], by the run-time kernel of `variant`; false for the baseline or a type other than float.
+  bool tap_sum(KernelVariant variant, T* out, Index n, const T* source, const Index* offsets,
+               Index c) const {
+    if constexpr (std::is_same_v<T, float>) {
+      const Index taps = kernel_height() * kernel_width();
+      return kernels::tap_sum_row(variant, out, n, source, offsets, weight_.data() + c * taps, taps,
+                                  has_bias() ? bias_.data()[c] : T(0));
+    }
+    return false;
   }
 
   Tensor<T> weight_;

@@ -1,6 +1,7 @@
 #pragma once
 // Float32 element-wise and row kernels for the AVX2 and AVX-512 variants: GELU (erf form),
-// softmax and LayerNorm rows. One implementation (row_kernels_impl.inc) is compiled twice, over
+// ReLU, SiLU, sigmoid and tanh-GELU, softmax and LayerNorm rows, and the depthwise
+// convolution's tap sums. One implementation (row_kernels_impl.inc) is compiled twice, over
 // the vector wrappers below. The dispatchers at the end return false for the baseline variant
 // (and off x86), and the caller then runs its Eigen code.
 
@@ -11,6 +12,13 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+
+namespace eigenformer::kernels {
+
+// The element-wise activations with run-time kernels besides GELU (erf form).
+enum class RowActivation { ReLU, SiLU, Sigmoid, GELUTanh };
+
+}  // namespace eigenformer::kernels
 
 #if EIGENFORMER_X86_DISPATCH
 
@@ -41,6 +49,11 @@ EIGENFORMER_ROW_TARGET inline V pow2(V m) {
 // v where x >= limit or x is NaN, else 0.
 EIGENFORMER_ROW_TARGET inline V zero_below(V v, V x, float limit) {
   return _mm256_and_ps(v, _mm256_cmp_ps(x, _mm256_set1_ps(limit), _CMP_NLT_UQ));
+}
+// x where |a| < limit, else y.
+EIGENFORMER_ROW_TARGET inline V select_tiny(V a, float limit, V x, V y) {
+  const V magnitude = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a);
+  return _mm256_blendv_ps(y, x, _mm256_cmp_ps(magnitude, _mm256_set1_ps(limit), _CMP_LT_OQ));
 }
 EIGENFORMER_ROW_TARGET inline __m256i tail_mask(Index n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
@@ -98,6 +111,12 @@ EIGENFORMER_ROW_TARGET inline V pow2(V m) {
 }
 EIGENFORMER_ROW_TARGET inline V zero_below(V v, V x, float limit) {
   return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(limit), _CMP_NLT_UQ), v);
+}
+EIGENFORMER_ROW_TARGET inline V select_tiny(V a, float limit, V x, V y) {
+  const V magnitude =
+      _mm512_castsi512_ps(_mm512_and_epi32(_mm512_castps_si512(a), _mm512_set1_epi32(0x7fffffff)));
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(magnitude, _mm512_set1_ps(limit), _CMP_LT_OQ), y,
+                              x);
 }
 EIGENFORMER_ROW_TARGET inline __mmask16 tail_mask(Index n) {
   return static_cast<__mmask16>((1u << n) - 1);
@@ -162,6 +181,55 @@ inline bool layer_norm_row([[maybe_unused]] KernelVariant variant, [[maybe_unuse
     return avx512::layer_norm_row(row, residual, weight, bias, eps, n), true;
   if (variant == KernelVariant::AVX2)
     return avx2::layer_norm_row(row, residual, weight, bias, eps, n), true;
+#endif
+  return false;
+}
+
+// ReLU, SiLU, sigmoid or tanh-GELU in place on a rows x cols block with row stride `stride`.
+inline bool activation_rows([[maybe_unused]] KernelVariant variant,
+                            [[maybe_unused]] RowActivation activation, [[maybe_unused]] float* data,
+                            [[maybe_unused]] Index rows, [[maybe_unused]] Index cols,
+                            [[maybe_unused]] Index stride) {
+#if EIGENFORMER_X86_DISPATCH
+  if (variant != KernelVariant::AVX512 && variant != KernelVariant::AVX2) return false;
+  const bool wide = variant == KernelVariant::AVX512;
+  for (Index r = 0; r < rows; ++r) {
+    float* row = data + r * stride;
+    switch (activation) {
+      case RowActivation::ReLU:
+        wide ? avx512::activation_row<RowActivation::ReLU>(row, cols)
+             : avx2::activation_row<RowActivation::ReLU>(row, cols);
+        break;
+      case RowActivation::SiLU:
+        wide ? avx512::activation_row<RowActivation::SiLU>(row, cols)
+             : avx2::activation_row<RowActivation::SiLU>(row, cols);
+        break;
+      case RowActivation::Sigmoid:
+        wide ? avx512::activation_row<RowActivation::Sigmoid>(row, cols)
+             : avx2::activation_row<RowActivation::Sigmoid>(row, cols);
+        break;
+      case RowActivation::GELUTanh:
+        wide ? avx512::activation_row<RowActivation::GELUTanh>(row, cols)
+             : avx2::activation_row<RowActivation::GELUTanh>(row, cols);
+        break;
+    }
+  }
+  return true;
+#else
+  return false;
+#endif
+}
+
+// out[0:n] = bias + sum_t taps[t] * source[offsets[t] + i] over `count` taps, in tap order.
+inline bool tap_sum_row([[maybe_unused]] KernelVariant variant, [[maybe_unused]] float* out,
+                        [[maybe_unused]] Index n, [[maybe_unused]] const float* source,
+                        [[maybe_unused]] const Index* offsets, [[maybe_unused]] const float* taps,
+                        [[maybe_unused]] Index count, [[maybe_unused]] float bias) {
+#if EIGENFORMER_X86_DISPATCH
+  if (variant == KernelVariant::AVX512)
+    return avx512::tap_sum_row(out, n, source, offsets, taps, count, bias), true;
+  if (variant == KernelVariant::AVX2)
+    return avx2::tap_sum_row(out, n, source, offsets, taps, count, bias), true;
 #endif
   return false;
 }
