@@ -27,26 +27,12 @@ BertConfig shape(Index layers, Index hidden, Index heads, Index ffn) {
 }
 
 BertModel<float> random_model(const BertConfig& config) {
-  eigenformer::bench::RandomWeights random;
-  eigenformer::StateDict<float> weights("random");
+  const auto weights = eigenformer::bench::random_state_dict("random");
+  // The pooler is optional, and a generating dict holds only what was asked for: ask first,
+  // so the model has one as bert-base does.
   const Index h = config.hidden_size;
-  weights.insert("embeddings.word_embeddings.weight", random.tensor({config.vocab_size, h}, 0.02));
-  weights.insert("embeddings.position_embeddings.weight",
-                 random.tensor({config.max_position_embeddings, h}, 0.02));
-  weights.insert("embeddings.token_type_embeddings.weight",
-                 random.tensor({config.type_vocab_size, h}, 0.02));
-  random.layer_norm(weights, "embeddings.LayerNorm.", h);
-  for (Index i = 0; i < config.num_hidden_layers; ++i) {
-    const std::string p = "encoder.layer." + std::to_string(i) + ".";
-    for (const char* part : {"query.", "key.", "value."})
-      random.linear(weights, p + "attention.self." + part, h, h);
-    random.linear(weights, p + "attention.output.dense.", h, h);
-    random.layer_norm(weights, p + "attention.output.LayerNorm.", h);
-    random.linear(weights, p + "intermediate.dense.", h, config.intermediate_size);
-    random.linear(weights, p + "output.dense.", config.intermediate_size, h);
-    random.layer_norm(weights, p + "output.LayerNorm.", h);
-  }
-  random.linear(weights, "pooler.dense.", h, h);
+  weights.at("pooler.dense.weight", {h, h});
+  weights.at("pooler.dense.bias", {h});
   return BertModel<float>(config, weights);
 }
 

@@ -1,6 +1,7 @@
 // Multi-scale deformable attention and the RT-DETR decoder at the scale of the released
 // models (rtdetr_r50vd: d_model 256, 8 heads, 4 points, 6 decoder layers, 300 queries, 80
-// labels, feature levels 80x80, 40x40, 20x20 for a 640x640 input), one image, random weights.
+// labels, feature levels 80x80, 40x40, 20x20 for a 640x640 input), one image, random weights
+// made for whatever tensors the loaders ask for (random_weights.hpp).
 
 #include <eigenformer/attention/multi_scale_deformable_attention.hpp>
 #include <eigenformer/models/rtdetr/decoder.hpp>
@@ -31,43 +32,6 @@ RTDetrDecoderConfig real_scale_config() {
 
 FeatureLevels real_scale_levels() { return FeatureLevels({{80, 80}, {40, 40}, {20, 20}}); }
 
-void add_deformable_attention(RandomWeights& random, StateDict<float>& weights,
-                              const std::string& prefix, const RTDetrDecoderConfig& c) {
-  const Index samples = c.num_heads * c.num_levels * c.num_points;
-  random.linear(weights, prefix + "value_proj.", c.d_model, c.d_model);
-  random.linear(weights, prefix + "sampling_offsets.", c.d_model, 2 * samples);
-  random.linear(weights, prefix + "attention_weights.", c.d_model, samples);
-  random.linear(weights, prefix + "output_proj.", c.d_model, c.d_model);
-}
-
-void add_mlp(RandomWeights& random, StateDict<float>& weights, const std::string& prefix,
-             const std::vector<Index>& dims) {
-  for (std::size_t i = 0; i + 1 < dims.size(); ++i)
-    random.linear(weights, prefix + "layers." + std::to_string(i) + ".", dims[i], dims[i + 1]);
-}
-
-// HF RTDetrDecoder's state_dict under "decoder.", with the detection heads.
-StateDict<float> random_decoder_weights(const RTDetrDecoderConfig& c, RandomWeights& random) {
-  StateDict<float> weights("random decoder weights");
-  const Index d = c.d_model;
-  add_mlp(random, weights, "decoder.query_pos_head.", {4, 2 * d, d});
-  for (Index i = 0; i < c.num_layers; ++i) {
-    const std::string index = std::to_string(i) + ".";
-    const std::string layer = "decoder.layers." + index;
-    for (const char* projection : {"q_proj.", "k_proj.", "v_proj.", "out_proj."})
-      random.linear(weights, layer + "self_attn." + projection, d, d);
-    random.layer_norm(weights, layer + "self_attn_layer_norm.", d);
-    add_deformable_attention(random, weights, layer + "encoder_attn.", c);
-    random.layer_norm(weights, layer + "encoder_attn_layer_norm.", d);
-    random.linear(weights, layer + "fc1.", d, c.ffn_dim);
-    random.linear(weights, layer + "fc2.", c.ffn_dim, d);
-    random.layer_norm(weights, layer + "final_layer_norm.", d);
-    random.linear(weights, "decoder.class_embed." + index, d, c.num_labels);
-    add_mlp(random, weights, "decoder.bbox_embed." + index, {d, d, d, 4});
-  }
-  return weights;
-}
-
 // Unit-scale memory and queries; reference box logits whose sigmoid spreads the centres over
 // the image and keeps the sizes small (about 2% to 20% of a side), as query selection yields.
 struct Inputs {
@@ -86,12 +50,10 @@ Inputs random_inputs(const RTDetrDecoderConfig& c, const FeatureLevels& levels,
   return in;
 }
 
-MultiScaleDeformableAttention<float> random_attention(const RTDetrDecoderConfig& c,
-                                                      RandomWeights& random) {
-  StateDict<float> weights("random attention weights");
-  add_deformable_attention(random, weights, "attn.", c);
-  return MultiScaleDeformableAttention<float>::load(weights, "attn.", c.d_model, c.num_heads,
-                                                    c.num_levels, c.num_points);
+MultiScaleDeformableAttention<float> random_attention(const RTDetrDecoderConfig& c) {
+  return MultiScaleDeformableAttention<float>::load(random_state_dict("random attention weights"),
+                                                    "attn.", c.d_model, c.num_heads, c.num_levels,
+                                                    c.num_points);
 }
 
 // Argument: DeformableSamplingOrder (0 automatic, 1 project then sample, 2 sample then project).
@@ -106,7 +68,7 @@ void BM_DeformableAttention(benchmark::State& state) {
   const RTDetrDecoderConfig config = real_scale_config();
   const FeatureLevels levels = real_scale_levels();
   RandomWeights random(1);
-  const auto attention = random_attention(config, random);
+  const auto attention = random_attention(config);
   const Inputs in = random_inputs(config, levels, random);
   const auto options = order_options(state);
   for (auto _ : state) {
@@ -127,7 +89,7 @@ void BM_DeformableAttentionEncoderScale(benchmark::State& state) {
   const RTDetrDecoderConfig config = real_scale_config();
   const FeatureLevels levels = real_scale_levels();
   RandomWeights random(1);
-  const auto attention = random_attention(config, random);
+  const auto attention = random_attention(config);
   const Inputs in = random_inputs(config, levels, random);
   const Matrix<float> reference =
       random.tensor({levels.total_tokens(), 2}, 1.0).matrix().unaryExpr([](float x) {
@@ -150,10 +112,8 @@ BENCHMARK(BM_DeformableAttentionEncoderScale)
 void BM_DeformableAttentionValueProjection(benchmark::State& state) {
   const RTDetrDecoderConfig config = real_scale_config();
   RandomWeights random(1);
-  StateDict<float> weights("random projection");
-  random.linear(weights, "value_proj.", config.d_model, config.d_model);
-  const auto projection =
-      Linear<float>::load(weights, "value_proj.", config.d_model, config.d_model);
+  const auto projection = Linear<float>::load(random_state_dict("random projection"), "value_proj.",
+                                              config.d_model, config.d_model);
   const Inputs in = random_inputs(config, real_scale_levels(), random);
   for (auto _ : state) {
     Matrix<float> out = projection.forward(in.memory);
@@ -166,8 +126,9 @@ void BM_RTDetrDecoder(benchmark::State& state) {
   const RTDetrDecoderConfig config = real_scale_config();
   const FeatureLevels levels = real_scale_levels();
   RandomWeights random(2);
+  // HF RTDetrDecoder's state_dict under "decoder.", with the detection heads.
   const auto decoder =
-      RTDetrDecoder<float>::load(random_decoder_weights(config, random), "decoder.", config);
+      RTDetrDecoder<float>::load(random_state_dict("random decoder weights"), "decoder.", config);
   const Inputs in = random_inputs(config, levels, random);
   for (auto _ : state) {
     const auto out = decoder.forward(in.queries, in.reference_logits, in.memory, levels);

@@ -746,9 +746,9 @@ TEST(TorchCheckpointPickle, CyclesAndDeepValuesNeitherRecurseNorLeak) {
   for (int i = 0; i < 200000; ++i) deep.op(']');
   for (int i = 0; i < 199999; ++i) deep.op('a');
   deep.op('.');
-  pickle::Limits lifted;
+  PickleLimits lifted;
   lifted.max_depth = 1u << 20;
-  const auto doc = pickle::load(deep.out.data(), deep.out.size(), "deep", lifted);
+  const auto doc = detail::pickle::load(deep.out.data(), deep.out.size(), "deep", lifted);
   EXPECT_EQ(doc.root().depth, 200000u);
 }
 

@@ -25,9 +25,9 @@
 #include <vector>
 
 namespace eigenformer {
-namespace pickle {
 
-struct Limits {
+// The interpreter's bounds, as TorchCheckpointLimits::pickle sets them.
+struct PickleLimits {
   // Each opcode builds at most one value (~200 bytes), so this also bounds memory.
   std::uint64_t max_opcodes = 1u << 24;
   std::size_t max_stack = 1u << 20;
@@ -37,6 +37,11 @@ struct Limits {
   std::size_t max_tensors = 1u << 20;
   std::size_t max_rank = 64;  // torch's own limit
 };
+
+// The interpreter itself is internal: users read checkpoints with load_torch_checkpoint.
+namespace detail::pickle {
+
+using Limits = PickleLimits;
 
 enum class Kind {
   None,
@@ -134,8 +139,6 @@ inline std::map<std::string, const Value*> string_items(const Value& dict) {
     if (key->kind == Kind::Str) out[key->text] = value;
   return out;
 }
-
-namespace detail {
 
 inline bool starts_with(const std::string& s, const char* prefix) {
   return s.compare(0, std::strlen(prefix), prefix) == 0;
@@ -380,8 +383,6 @@ inline bool valid_utf8(const unsigned char* s, std::size_t n) {
   return true;
 }
 
-}  // namespace detail
-
 // The result of unpickling: the root value and the arena that owns every value.
 class Document {
  public:
@@ -502,8 +503,7 @@ class Unpickler {
       fail(kind_name(kind), " of ", length, " bytes exceeds the limit of ",
            limits_.max_string_bytes, " (limit max_string_bytes)");
     const unsigned char* p = take(length);
-    if (utf8 && !detail::valid_utf8(p, static_cast<std::size_t>(length)))
-      fail("string is not valid UTF-8");
+    if (utf8 && !valid_utf8(p, static_cast<std::size_t>(length))) fail("string is not valid UTF-8");
     Value* v = make(kind);
     v->text.assign(reinterpret_cast<const char*>(p), static_cast<std::size_t>(length));
     return v;
@@ -541,7 +541,7 @@ class Unpickler {
 
   Value* global(const std::string& module, const std::string& name) {
     std::string refusal;
-    const Role role = detail::classify_global(module, name, refusal);
+    const Role role = classify_global(module, name, refusal);
     if (role == Role::None) fail("pickle references ", module, ".", name, ", ", refusal);
     Value* v = make(Kind::Global);
     v->role = role;
@@ -579,7 +579,7 @@ class Unpickler {
     v->type = const_cast<Value*>(type);
     v->integer = numel->integer;
     const std::string short_name = type->text.substr(type->text.rfind('.') + 1);
-    v->flag = detail::storage_dtype(short_name, v->dtype);
+    v->flag = storage_dtype(short_name, v->dtype);
     storages_.emplace(key->text, v);
     return v;
   }
@@ -622,10 +622,10 @@ class Unpickler {
       const std::int64_t size = v->sizes[i], stride = v->strides[i];
       if (size < 0 || stride < 0) fail("tensor sizes and strides must be non-negative");
       std::uint64_t span = 0;
-      if (detail::multiply_overflows(numel, static_cast<std::uint64_t>(size), numel) ||
+      if (multiply_overflows(numel, static_cast<std::uint64_t>(size), numel) ||
           numel > static_cast<std::uint64_t>(PTRDIFF_MAX) ||
-          (size > 0 && detail::multiply_overflows(static_cast<std::uint64_t>(size - 1),
-                                                  static_cast<std::uint64_t>(stride), span)) ||
+          (size > 0 && multiply_overflows(static_cast<std::uint64_t>(size - 1),
+                                          static_cast<std::uint64_t>(stride), span)) ||
           span > UINT64_MAX - last)
         fail("tensor size ", eigenformer::detail::shape_string(v->sizes), " with stride ",
              eigenformer::detail::shape_string(v->strides), " overflows");
@@ -1038,5 +1038,5 @@ inline Document load(const unsigned char* data, std::size_t size, const std::str
   return Unpickler(data, size, name, limits).run();
 }
 
-}  // namespace pickle
+}  // namespace detail::pickle
 }  // namespace eigenformer

@@ -36,8 +36,8 @@
 namespace eigenformer {
 
 struct TorchCheckpointLimits {
-  pickle::Limits pickle;  // opcodes, stack, memo, nesting depth, string sizes, tensors
-  ZipLimits zip;          // entries; CRC-32 verification
+  PickleLimits pickle;  // opcodes, stack, memo, nesting depth, string sizes, tensors
+  ZipLimits zip;        // entries; CRC-32 verification
   std::size_t max_modules = 1u << 20;
   // JSON values built for attributes and metadata: shared values in a pickle could
   // otherwise expand exponentially when written out as a tree.

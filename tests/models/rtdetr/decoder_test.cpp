@@ -131,13 +131,13 @@ TYPED_TEST(RTDetrDecoderTest, QueryPositionHeadMatchesFirstCall) {
 }
 
 TEST(InverseSigmoidTest, ClampsLikeHuggingFace) {
-  EXPECT_NEAR(inverse_sigmoid(0.5), 0.0, 1e-15);
-  EXPECT_NEAR(inverse_sigmoid(sigmoid(2.0)), 2.0, 1e-12);
+  EXPECT_NEAR(detail::inverse_sigmoid(0.5), 0.0, 1e-15);
+  EXPECT_NEAR(detail::inverse_sigmoid(sigmoid(2.0)), 2.0, 1e-12);
   // Clamped to [0, 1], then both terms to at least 1e-5: log(1e-5 / 1) and log(1 / 1e-5).
-  EXPECT_NEAR(inverse_sigmoid(-3.0), std::log(1e-5), 1e-12);
-  EXPECT_NEAR(inverse_sigmoid(0.0), std::log(1e-5), 1e-12);
-  EXPECT_NEAR(inverse_sigmoid(1.0), -std::log(1e-5), 1e-12);
-  EXPECT_NEAR(inverse_sigmoid(7.0), -std::log(1e-5), 1e-12);
+  EXPECT_NEAR(detail::inverse_sigmoid(-3.0), std::log(1e-5), 1e-12);
+  EXPECT_NEAR(detail::inverse_sigmoid(0.0), std::log(1e-5), 1e-12);
+  EXPECT_NEAR(detail::inverse_sigmoid(1.0), -std::log(1e-5), 1e-12);
+  EXPECT_NEAR(detail::inverse_sigmoid(7.0), -std::log(1e-5), 1e-12);
 }
 
 TYPED_TEST(RTDetrDecoderTest, RejectsInputsThatDisagree) {

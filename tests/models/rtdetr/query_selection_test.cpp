@@ -66,7 +66,7 @@ TYPED_TEST(RTDetrQuerySelectionTest, TopKAgreesWithTorchUpToExactTies) {
   for (Index image = 0; image < 2; ++image) {
     const Vector<T> scores =
         this->expected("out.enc_outputs_class", kTokens, kLabels, image).rowwise().maxCoeff();
-    const std::vector<Index> ours = top_k_indices<T>(scores, kQueries);
+    const std::vector<Index> ours = detail::top_k_indices<T>(scores, kQueries);
     const std::vector<Index> torch = reference_selection(this->io, image);
     for (Index q = 0; q < kQueries; ++q)
       EXPECT_EQ(scores(ours[q]), scores(torch[q])) << "image " << image << " rank " << q;
@@ -145,7 +145,7 @@ TYPED_TEST(RTDetrQuerySelectionTest, InvalidAnchorsAndMaskedMemory) {
   // Level 0 is 1 x 60: x-centres (x + 0.5) / 60 fall below 0.01 at x = 0 and above 0.99 at
   // x = 59. Levels 1..5 have sizes 0.1 ... 1.6: level 5 (1.6) is invalid everywhere.
   const FeatureLevels levels({{1, 60}, {2, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 2}});
-  const RTDetrAnchors<T> anchors = generate_rtdetr_anchors<T>(levels);
+  const detail::RTDetrAnchors<T> anchors = detail::generate_rtdetr_anchors<T>(levels);
   const T max = std::numeric_limits<T>::max();
   EXPECT_FALSE(anchors.valid(0));
   EXPECT_FALSE(anchors.valid(59));
@@ -175,9 +175,9 @@ TYPED_TEST(RTDetrQuerySelectionTest, InvalidAnchorsAndMaskedMemory) {
 TEST(TopKIndicesTest, NaNFirstThenDescendingThenLowerIndex) {
   Vector<double> scores(6);
   scores << 1.0, 3.0, std::nan(""), 3.0, -1.0, 2.0;
-  EXPECT_EQ(top_k_indices<double>(scores, 4), (std::vector<Index>{2, 1, 3, 5}));
-  EXPECT_EQ(top_k_indices<double>(scores, 0), std::vector<Index>{});
-  EXPECT_THROW(top_k_indices<double>(scores, 7), ShapeError);
+  EXPECT_EQ(detail::top_k_indices<double>(scores, 4), (std::vector<Index>{2, 1, 3, 5}));
+  EXPECT_EQ(detail::top_k_indices<double>(scores, 0), std::vector<Index>{});
+  EXPECT_THROW(detail::top_k_indices<double>(scores, 7), ShapeError);
 }
 
 }  // namespace

@@ -72,6 +72,8 @@ struct RTDetrDecoderConfig {
   }
 };
 
+namespace detail {
+
 // HF's inverse_sigmoid (conditional_detr): x clamped to [0, 1], then log(x / (1 - x)) with
 // numerator and denominator clamped to at least eps, so boxes at 0 or 1 stay finite.
 template <typename T>
@@ -79,6 +81,8 @@ T inverse_sigmoid(T x, T eps = T(1e-5)) {
   x = std::min(std::max(x, T(0)), T(1));
   return std::log(std::max(x, eps) / std::max(T(1) - x, eps));
 }
+
+}  // namespace detail
 
 template <typename T>
 class RTDetrDecoderLayer {
@@ -261,7 +265,7 @@ class RTDetrDecoder {
       hidden = layers_[i].forward(hidden, position, boxes, memory, query_batch, levels, trace);
       // HF detaches the refined boxes before the next layer; that matters for training only.
       Matrix<T> refined = box_heads_[i].forward(hidden).binaryExpr(
-          boxes, [](T delta, T box) { return sigmoid(delta + inverse_sigmoid(box)); });
+          boxes, [](T delta, T box) { return sigmoid(delta + detail::inverse_sigmoid(box)); });
       out.intermediate_logits.push_back(class_heads_[i].forward(hidden));
       out.intermediate_hidden_states.push_back(hidden);
       out.intermediate_reference_points.push_back(refined);

@@ -81,7 +81,7 @@ std::vector<Detection<T>> post_process_object_detection(const MatrixView<T>& log
   if (use_focal_loss) {
     const Matrix<T> scores = logits.unaryExpr([](T x) { return sigmoid(x); });
     const Eigen::Map<const Vector<T>> flat(scores.data(), scores.size());
-    for (Index index : top_k_indices<T>(flat, queries))
+    for (Index index : detail::top_k_indices<T>(flat, queries))
       if (flat(index) > threshold)
         detections.push_back(detection(index / classes, index % classes, flat(index)));
   } else {

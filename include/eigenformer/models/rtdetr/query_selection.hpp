@@ -38,6 +38,9 @@
 
 namespace eigenformer {
 
+// Helpers of RTDetrQuerySelection (and top_k_indices of the post-processing).
+namespace detail {
+
 template <typename T>
 struct RTDetrAnchors {
   Matrix<T> logits;  // tokens x 4: inverse sigmoid of (cx, cy, w, h); max of T where invalid
@@ -100,6 +103,8 @@ std::vector<Index> top_k_indices(const Eigen::Ref<const Vector<T>>& scores, Inde
   order.resize(static_cast<std::size_t>(k));
   return order;
 }
+
+}  // namespace detail
 
 template <typename T>
 struct RTDetrSelectedQueries {
@@ -167,7 +172,7 @@ class RTDetrQuerySelection {
     const Index d = config.d_model;
     std::optional<std::vector<SpatialShape>> anchor_shapes;
     if (config.anchor_image_size)
-      anchor_shapes = rtdetr_anchor_shapes(*config.anchor_image_size, config.feat_strides);
+      anchor_shapes = detail::rtdetr_anchor_shapes(*config.anchor_image_size, config.feat_strides);
     std::optional<Embedding<T>> learned_target;
     if (config.learn_initial_query)
       learned_target =
@@ -197,7 +202,7 @@ class RTDetrQuerySelection {
       select(out, *options.selected_tokens);
     } else {
       const Vector<T> best_logit = out.class_logits.rowwise().maxCoeff();
-      select(out, top_k_indices<T>(best_logit, num_queries_));
+      select(out, detail::top_k_indices<T>(best_logit, num_queries_));
     }
     return out;
   }
@@ -208,7 +213,7 @@ class RTDetrQuerySelection {
                                  Trace<T>* trace) const {
     check_memory(memory, levels);
     check_anchor_image_size(levels);
-    const RTDetrAnchors<T> anchors = generate_rtdetr_anchors<T>(levels);
+    const detail::RTDetrAnchors<T> anchors = detail::generate_rtdetr_anchors<T>(levels);
     RTDetrSelectedQueries<T> out;
     out.output_memory = memory;
     for (Index token = 0; token < memory.rows(); ++token)
