@@ -107,5 +107,69 @@ TYPED_TEST(TransformerLayerTest, MissingTensorIsNamed) {
   EXPECT_THROW(TransformerEncoderLayer<T>::load(this->cases, "enc_post_relu.", config), ShapeError);
 }
 
+// The same parameters under another checkpoint family's names (separate query / key / value
+// projections, as BERT stores them) give the same layer.
+TYPED_TEST(TransformerLayerTest, NameSchemaBindsTheSameParameters) {
+  using T = TypeParam;
+  const std::string from = "enc_post_relu.", to = "encoder.layer.3.";
+  const auto names =
+      EncoderLayerNames::separate("q.", "k.", "v.", "o.", "ln_1.", "up.", "down.", "ln_2.");
+  StateDict<T> renamed;
+  const Tensor<T>& in_weight = this->cases.at(from + "self_attn.in_proj_weight");
+  const Tensor<T>& in_bias = this->cases.at(from + "self_attn.in_proj_bias");
+  const char* parts[] = {"q.", "k.", "v."};
+  for (Index part = 0; part < 3; ++part) {
+    renamed.insert(to + parts[part] + "weight", in_weight.slice_rows(part * 16, 16));
+    renamed.insert(to + parts[part] + "bias", in_bias.slice_rows(part * 16, 16));
+  }
+  const std::pair<const char*, const char*> modules[] = {{"self_attn.out_proj.", "o."},
+                                                         {"norm1.", "ln_1."},
+                                                         {"linear1.", "up."},
+                                                         {"linear2.", "down."},
+                                                         {"norm2.", "ln_2."}};
+  for (const auto& [torch_name, schema_name] : modules)
+    for (const char* parameter : {"weight", "bias"})
+      renamed.insert(to + schema_name + parameter, this->cases.at(from + torch_name + parameter));
+  TransformerLayerConfig config{16, 4, 40, Activation::ReLU, false, 1e-5};
+  const auto layer = TransformerEncoderLayer<T>::load(renamed, to, config, names);
+  const BoolVector padded =
+      this->cases.at("enc_post_relu.key_padding_mask").vector().array() != T(0);
+  AttentionMask<T> mask;
+  mask.key_padding.emplace(padded);
+  EXPECT_TRUE(all_close(
+      layer.forward(this->cases.at("enc_post_relu.x").matrix(), SequenceBatch::uniform(2, 7), mask),
+      this->cases.at("enc_post_relu.out").matrix(), 1e-5));
+}
+
+// A kept workspace is resized per call: reusing it across inputs of other sizes changes nothing.
+TYPED_TEST(TransformerLayerTest, KeptWorkspaceGivesTheSameResultsAcrossSizes) {
+  using T = TypeParam;
+  for (const bool norm_first : {false, true}) {
+    const std::string name = norm_first ? "enc_pre_gelu" : "enc_post_relu";
+    TransformerLayerConfig config{
+        16, 4, 40, norm_first ? Activation::GELU : Activation::ReLU, norm_first, 1e-5};
+    const auto layer = TransformerEncoderLayer<T>::load(this->cases, name + ".", config);
+    const Matrix<T> x = this->cases.at(name + ".x").matrix();
+    LayerWorkspace<T> workspace;
+    Matrix<T> first_sequence = x.topRows(7);
+    layer.apply(first_sequence, SequenceBatch::single(7), {}, std::nullopt, &workspace);
+    EXPECT_TRUE(all_close(first_sequence, layer.forward(x.topRows(7), SequenceBatch::single(7)), 0))
+        << name;
+    const BoolVector padded = this->cases.at(name + ".key_padding_mask").vector().array() != T(0);
+    AttentionMask<T> mask;
+    mask.key_padding.emplace(padded);
+    Matrix<T> both = x;
+    layer.apply(both, SequenceBatch::uniform(2, 7), mask, std::nullopt, &workspace);
+    EXPECT_TRUE(all_close(both, this->cases.at(name + ".out").matrix(), 1e-5)) << name;
+  }
+}
+
+TYPED_TEST(TransformerLayerTest, FeedForwardBlockNeedsTwoLayers) {
+  using T = TypeParam;
+  Mlp<T> three({random_linear<T>(16, 8), random_linear<T>(8, 8), random_linear<T>(8, 16)},
+               Activation::ReLU);
+  EXPECT_THROW(FeedForwardBlock<T>(three, identity_layer_norm<T>(16), false), InvalidArgument);
+}
+
 }  // namespace
 }  // namespace eigenformer

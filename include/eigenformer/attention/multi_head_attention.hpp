@@ -81,17 +81,42 @@ class MultiHeadAttention {
   Matrix<T> forward(const MatrixView<T>& x, const SequenceBatch& batch,
                     const AttentionMask<T>& mask = {},
                     std::vector<Matrix<T>>* average_weights = nullptr) const {
+    Matrix<T> qkv, context;
+    self_attention_context(x, nullptr, batch, mask, qkv, context, nullptr, average_weights);
+    return output_.forward(context);
+  }
+
+  // Self-attention up to the output projection, into `context` (rows x embed_dim); `qkv` is
+  // scratch and `workspaces` (one per thread) the per-head buffers, so that callers keeping
+  // them do not allocate. `position`, when given, has the shape of `x` and is added to the
+  // queries and keys but not the values, as DETR-family layers do.
+  void self_attention_context(const MatrixView<T>& x, const MatrixView<T>* position,
+                              const SequenceBatch& batch, const AttentionMask<T>& mask,
+                              Matrix<T>& qkv, Matrix<T>& context,
+                              std::vector<AttentionWorkspace<T>>* workspaces = nullptr,
+                              std::vector<Matrix<T>>* average_weights = nullptr) const {
     batch.check_rows(x.rows(), "MultiHeadAttention input");
-    Matrix<T> qkv;
-    if (has_fused_) {
-      qkv = fused_.forward(x);
-    } else {
-      qkv.resize(x.rows(), 3 * embed_dim());
-      project_into(x, x, x, qkv);
-    }
     const Index e = embed_dim();
-    return attend(qkv.leftCols(e), qkv.middleCols(e, e), qkv.rightCols(e), batch, batch, mask,
-                  average_weights);
+    qkv.resize(x.rows(), 3 * e);
+    if (position) {
+      if (position->rows() != x.rows() || position->cols() != x.cols())
+        throw ShapeError(detail::concat("MultiHeadAttention: position embedding is ",
+                                        position->rows(), " x ", position->cols(), ", expected ",
+                                        x.rows(), " x ", x.cols()));
+      context = x + *position;  // scratch until the heads write the context
+      query_.forward(context, qkv.leftCols(e));
+      key_.forward(context, qkv.middleCols(e, e));
+      value_.forward(x, qkv.rightCols(e));
+    } else if (has_fused_) {
+      fused_.forward(x, qkv);
+    } else {
+      query_.forward(x, qkv.leftCols(e));
+      key_.forward(x, qkv.middleCols(e, e));
+      value_.forward(x, qkv.rightCols(e));
+    }
+    context.resize(x.rows(), e);
+    attend_heads<T>(qkv.leftCols(e), qkv.middleCols(e, e), qkv.rightCols(e), num_heads_, batch,
+                    batch, mask, context, average_weights, workspaces);
   }
 
   // Attention of `query` rows over `key`/`value` rows (cross-attention, or q = k != v as
@@ -122,14 +147,6 @@ class MultiHeadAttention {
     if (key_.in_features() != in || value_.in_features() != in || !same_bias) return;
     fused_ = stack_outputs<T>({query_, key_, value_});
     has_fused_ = true;
-  }
-
-  void project_into(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixView<T>& v,
-                    Matrix<T>& qkv) const {
-    const Index e = embed_dim();
-    query_.forward(q, qkv.leftCols(e));
-    key_.forward(k, qkv.middleCols(e, e));
-    value_.forward(v, qkv.rightCols(e));
   }
 
   Matrix<T> attend(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixView<T>& v,

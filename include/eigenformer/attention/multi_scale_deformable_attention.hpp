@@ -23,6 +23,7 @@
 #include <eigenformer/core/sequence_batch.hpp>
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/core/tensor.hpp>
+#include <eigenformer/core/threading.hpp>
 #include <eigenformer/core/trace.hpp>
 #include <eigenformer/core/types.hpp>
 #include <eigenformer/nn/linear.hpp>
@@ -386,17 +387,13 @@ class MultiScaleDeformableAttention {
   template <typename Visit>
   void for_each_query_head(const Samples& samples, Visit&& visit) const {
     const SequenceBatch& batch = samples.query_batch;
-#ifdef _OPENMP
-#pragma omp parallel
-#endif
-    for (Index image = 0; image < batch.size(); ++image) {
-      const Index first = batch.offset(image), end = first + batch.length(image);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-      for (Index row = first; row < end; ++row)
-        for (Index head = 0; head < num_heads_; ++head) visit(image, row, head);
-    }
+    const Index rows = batch.total_rows();
+    const Index work = rows * num_heads_ * num_levels_ * num_points_ * head_dim();
+    parallel_for(rows, threads_for(rows, work, WorkKind::MultiplyAdds), [&](Index row) {
+      Index image = 0;
+      while (row >= batch.offset(image) + batch.length(image)) ++image;
+      for (Index head = 0; head < num_heads_; ++head) visit(image, row, head);
+    });
   }
 
   // Calls gather(token, weight) for every in-map neighbour of each of a head's samples:

@@ -52,6 +52,7 @@ class Mlp {
   Index in_features() const { return layers_.empty() ? 0 : layers_.front().in_features(); }
   Index out_features() const { return layers_.empty() ? 0 : layers_.back().out_features(); }
   const Linear<T>& layer(Index i) const { return layers_.at(static_cast<std::size_t>(i)); }
+  Activation activation() const { return activation_; }
 
   Matrix<T> forward(const MatrixView<T>& x) const {
     if (layers_.empty())

@@ -17,14 +17,11 @@
 
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/huge_page_buffer.hpp>
+#include <eigenformer/core/threading.hpp>
 #include <eigenformer/core/types.hpp>
 #include <eigenformer/kernels/cpu_features.hpp>
 #include <eigenformer/kernels/gemm_x86.hpp>
 #include <eigenformer/nn/activations.hpp>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include <algorithm>
 #include <atomic>
@@ -140,24 +137,22 @@ class PackedWeight {
       return;
     }
     const Index panels = panel_count();
-#ifdef _OPENMP
-    constexpr Index kMinWorkPerThread = Index{1} << 18;  // multiply-adds; below, threads cost more
-    const int threads = omp_in_parallel() ? 1 : std::min<Index>(omp_get_max_threads(), panels);
-    if (threads > 1 && x.rows() * outputs_ * inputs_ >= threads * kMinWorkPerThread) {
+    const int threads = threads_for(panels, x.rows() * outputs_ * inputs_, WorkKind::MultiplyAdds);
+    if (threads > 1) {
       // Threads take chunks of panels first come first served, each chunk a share of what is
       // left (OpenMP's "guided" order): large chunks while there is much work, small ones at
       // the end. On shared machines one core is often slower than the other; equal chunks
       // leave the faster thread waiting for up to a whole chunk at the end.
       std::atomic<Index> next_panel{0};
-#pragma omp parallel num_threads(threads)
-      for (;;) {
-        const auto [first, end] = take_chunk(next_panel, panels, threads);
-        if (first >= end) break;
-        multiply_panels(x, out, activation, first, end);
-      }
+      parallel_region(threads, [&] {
+        for (;;) {
+          const auto [first, end] = take_chunk(next_panel, panels, threads);
+          if (first >= end) break;
+          multiply_panels(x, out, activation, first, end);
+        }
+      });
       return;
     }
-#endif
     multiply_panels(x, out, activation, 0, panels);
   }
 

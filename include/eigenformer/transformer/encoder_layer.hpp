@@ -3,15 +3,18 @@
 //   post-norm: x = norm1(x + SA(x));  x = norm2(x + FF(x))
 //   pre-norm:  x = x + SA(norm1(x));  x = x + FF(norm2(x))
 // Optionally a position embedding is added to the queries and keys of the self-attention
-// but not to its values, as DETR-family encoders (RT-DETR's AIFI) do.
+// but not to its values, as DETR-family encoders (RT-DETR's AIFI) do. Every encoder model
+// (BERT, RT-DETR's AIFI) binds its checkpoint's names onto this one layer (EncoderLayerNames).
 
 #include <eigenformer/attention/multi_head_attention.hpp>
 #include <eigenformer/nn/layer_norm.hpp>
 #include <eigenformer/transformer/feed_forward.hpp>
 #include <eigenformer/transformer/layer_widths.hpp>
+#include <eigenformer/transformer/residual_blocks.hpp>
 
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace eigenformer {
 
@@ -24,40 +27,106 @@ struct TransformerLayerConfig {
   double layer_norm_eps = 1e-5;
 };
 
+// Where an encoder layer's parameters sit under the layer's prefix: the weight-name schema of
+// one checkpoint family. The self-attention is either an nn.MultiheadAttention
+// (`packed_attention`: in_proj_weight, in_proj_bias, out_proj) or four Linear layers.
+struct EncoderLayerNames {
+  std::string packed_attention;
+  std::string query, key, value, attention_output;
+  std::string attention_norm;
+  std::string feed_forward_in, feed_forward_out;
+  std::string feed_forward_norm;
+
+  // Self-attention as four Linear layers: query, key, value, output.
+  static EncoderLayerNames separate(std::string query, std::string key, std::string value,
+                                    std::string attention_output, std::string attention_norm,
+                                    std::string feed_forward_in, std::string feed_forward_out,
+                                    std::string feed_forward_norm) {
+    return {"",
+            std::move(query),
+            std::move(key),
+            std::move(value),
+            std::move(attention_output),
+            std::move(attention_norm),
+            std::move(feed_forward_in),
+            std::move(feed_forward_out),
+            std::move(feed_forward_norm)};
+  }
+
+  // Self-attention as one nn.MultiheadAttention.
+  static EncoderLayerNames packed(std::string attention, std::string attention_norm,
+                                  std::string feed_forward_in, std::string feed_forward_out,
+                                  std::string feed_forward_norm) {
+    return {std::move(attention),
+            "",
+            "",
+            "",
+            "",
+            std::move(attention_norm),
+            std::move(feed_forward_in),
+            std::move(feed_forward_out),
+            std::move(feed_forward_norm)};
+  }
+
+  // torch.nn.TransformerEncoderLayer's state_dict.
+  static EncoderLayerNames torch() {
+    return packed("self_attn.", "norm1.", "linear1.", "linear2.", "norm2.");
+  }
+};
+
 template <typename T>
 class TransformerEncoderLayer {
  public:
   TransformerEncoderLayer() = default;
   TransformerEncoderLayer(MultiHeadAttention<T> self_attention, FeedForward<T> feed_forward,
                           LayerNorm<T> attention_norm, LayerNorm<T> feed_forward_norm,
-                          bool norm_first)
-      : self_attention_(std::move(self_attention)),
-        feed_forward_(std::move(feed_forward)),
-        attention_norm_(std::move(attention_norm)),
-        feed_forward_norm_(std::move(feed_forward_norm)),
-        norm_first_(norm_first) {
+                          bool norm_first) {
     const char* layer = "TransformerEncoderLayer";
-    const Index d = self_attention_.embed_dim();
-    detail::check_attention_widths(layer, "self-attention", self_attention_, d, true);
-    detail::check_feed_forward_widths(layer, feed_forward_, d);
-    detail::check_norm_width(layer, "attention norm", attention_norm_, d);
-    detail::check_norm_width(layer, "feed-forward norm", feed_forward_norm_, d);
+    const Index d = self_attention.embed_dim();
+    detail::check_attention_widths(layer, "self-attention", self_attention, d, true);
+    detail::check_feed_forward_widths(layer, feed_forward, d);
+    detail::check_norm_width(layer, "attention norm", attention_norm, d);
+    detail::check_norm_width(layer, "feed-forward norm", feed_forward_norm, d);
+    self_attention_ =
+        SelfAttentionBlock<T>(std::move(self_attention), std::move(attention_norm), norm_first);
+    feed_forward_ =
+        FeedForwardBlock<T>(std::move(feed_forward), std::move(feed_forward_norm), norm_first);
   }
 
-  // nn.TransformerEncoderLayer's state_dict under `prefix` ("layers.0.").
+  // The layer under `prefix` ("layers.0."), its parameters named as `names` says.
   static TransformerEncoderLayer load(const StateDict<T>& weights, const std::string& prefix,
-                                      const TransformerLayerConfig& config) {
+                                      const TransformerLayerConfig& config,
+                                      const EncoderLayerNames& names = EncoderLayerNames::torch()) {
     const Index d = config.d_model, ff = config.dim_feedforward;
     const T eps = static_cast<T>(config.layer_norm_eps);
+    auto linear = [&](const std::string& name, Index in, Index out) {
+      return Linear<T>::load(weights, prefix + name, in, out);
+    };
+    // One statement per part: the first mismatching tensor in layer order is the one reported.
+    MultiHeadAttention<T> attention;
+    if (names.packed_attention.empty()) {
+      Linear<T> query = linear(names.query, d, d);
+      Linear<T> key = linear(names.key, d, d);
+      Linear<T> value = linear(names.value, d, d);
+      attention = MultiHeadAttention<T>(std::move(query), std::move(key), std::move(value),
+                                        linear(names.attention_output, d, d), config.num_heads);
+    } else {
+      attention = MultiHeadAttention<T>::load(weights, prefix + names.packed_attention, d,
+                                              config.num_heads);
+    }
+    LayerNorm<T> attention_norm =
+        LayerNorm<T>::load(weights, prefix + names.attention_norm, d, eps);
+    Linear<T> feed_forward_in = linear(names.feed_forward_in, d, ff);
+    Linear<T> feed_forward_out = linear(names.feed_forward_out, ff, d);
     return TransformerEncoderLayer(
-        MultiHeadAttention<T>::load(weights, prefix + "self_attn.", d, config.num_heads),
-        FeedForward<T>(Linear<T>::load(weights, prefix + "linear1.", d, ff),
-                       Linear<T>::load(weights, prefix + "linear2.", ff, d), config.activation),
-        LayerNorm<T>::load(weights, prefix + "norm1.", d, eps),
-        LayerNorm<T>::load(weights, prefix + "norm2.", d, eps), config.norm_first);
+        std::move(attention),
+        FeedForward<T>(std::move(feed_forward_in), std::move(feed_forward_out), config.activation),
+        std::move(attention_norm),
+        LayerNorm<T>::load(weights, prefix + names.feed_forward_norm, d, eps), config.norm_first);
   }
 
-  const MultiHeadAttention<T>& self_attention() const { return self_attention_; }
+  Index d_model() const { return self_attention_.attention().embed_dim(); }
+  const MultiHeadAttention<T>& self_attention() const { return self_attention_.attention(); }
 
   // `mask` as for MultiHeadAttention (key_padding: true = padded row). `position`, when
   // given, has the shape of `x` and is added to queries and keys only.
@@ -65,34 +134,26 @@ class TransformerEncoderLayer {
                     const AttentionMask<T>& mask = {},
                     std::optional<MatrixView<T>> position = std::nullopt) const {
     Matrix<T> h = x;
-    if (norm_first_) {
-      h += attend(attention_norm_.forward(h), batch, mask, position);
-      h += feed_forward_.forward(feed_forward_norm_.forward(h));
-    } else {
-      h += attend(h, batch, mask, position);
-      attention_norm_.apply(h);
-      h += feed_forward_.forward(h);
-      feed_forward_norm_.apply(h);
-    }
+    apply(h, batch, mask, position);
     return h;
   }
 
- private:
-  Matrix<T> attend(const MatrixView<T>& x, const SequenceBatch& batch, const AttentionMask<T>& mask,
-                   const std::optional<MatrixView<T>>& position) const {
-    if (!position) return self_attention_.forward(x, batch, mask);
-    if (position->rows() != x.rows() || position->cols() != x.cols())
-      throw ShapeError(detail::concat("TransformerEncoderLayer: position embedding is ",
-                                      position->rows(), " x ", position->cols(), ", expected ",
-                                      x.rows(), " x ", x.cols()));
-    const Matrix<T> with_position = x + *position;
-    return self_attention_.forward(with_position, with_position, x, batch, batch, mask);
+  // In place on `h`, with the buffers of `workspace` when given (see LayerWorkspace).
+  void apply(Matrix<T>& h, const SequenceBatch& batch, const AttentionMask<T>& mask = {},
+             const std::optional<MatrixView<T>>& position = std::nullopt,
+             LayerWorkspace<T>* workspace = nullptr) const {
+    if (h.cols() != d_model())
+      throw ShapeError(detail::concat("TransformerEncoderLayer: input is ", h.rows(), " x ",
+                                      h.cols(), ", expected ", d_model(), " columns"));
+    LayerWorkspace<T> local;
+    LayerWorkspace<T>& ws = workspace ? *workspace : local;
+    self_attention_.apply(h, batch, mask, position, nullptr, &ws);
+    feed_forward_.apply(h, &ws);
   }
 
-  MultiHeadAttention<T> self_attention_;
-  FeedForward<T> feed_forward_;
-  LayerNorm<T> attention_norm_, feed_forward_norm_;
-  bool norm_first_ = false;
+ private:
+  SelfAttentionBlock<T> self_attention_;
+  FeedForwardBlock<T> feed_forward_;
 };
 
 }  // namespace eigenformer

@@ -23,8 +23,9 @@ constexpr Index kHeight = 3, kWidth = 4, kTokens = 12;
 
 TYPED_TEST(RTDetrAIFITest, EncoderLayerMatchesHookWithPositionEmbedding) {
   using T = TypeParam;
-  const auto layer = load_rtdetr_encoder_layer(this->weights, "model.encoder.encoder.0.layers.0.",
-                                               this->config.encoder_layer_config());
+  const auto layer = TransformerEncoderLayer<T>::load(
+      this->weights, "model.encoder.encoder.0.layers.0.", this->config.encoder_layer_config(),
+      rtdetr_encoder_layer_names());
   const auto in = this->io.at("hook.model.encoder.aifi.0.layers.0.in.0", {2, kTokens, 64}).matrix();
   const auto out = this->io.at("hook.model.encoder.aifi.0.layers.0.out", {2, kTokens, 64}).matrix();
   const Matrix<T> position = sincos_position_embedding_2d<T>(kWidth, kHeight, 64);

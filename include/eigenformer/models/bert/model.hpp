@@ -2,12 +2,8 @@
 // HuggingFace BertModel (BERT, MiniLM and sentence-transformers BERT checkpoints) from a
 // `config.json` + `model.safetensors` folder, with HF parameter names.
 //
-// Each layer is: one fused QKV product, attention per (sequence, head) over column blocks,
-// then the output projection, and the residual and LayerNorm in one pass over the rows; the
-// intermediate projection's bias and activation inside its product. Buffers live in a
-// Workspace that callers may keep, so repeated calls do not allocate.
+// The layers are the shared post-norm TransformerEncoderLayer under BERT's names.
 
-#include <eigenformer/attention/attend_heads.hpp>
 #include <eigenformer/core/sequence_batch.hpp>
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/io/safetensors.hpp>
@@ -17,6 +13,7 @@
 #include <eigenformer/nn/embedding.hpp>
 #include <eigenformer/nn/layer_norm.hpp>
 #include <eigenformer/nn/linear.hpp>
+#include <eigenformer/transformer/encoder_layer.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -36,60 +33,29 @@ struct BertOutput {
   std::vector<Matrix<T>> hidden_states;  // on request: the embeddings, then every layer
 };
 
+// Buffers BertModel::forward reuses between calls when the caller keeps them.
 template <typename T>
-struct BertWorkspace {
-  Matrix<T> qkv, context, projected, intermediate;
-  std::vector<AttentionWorkspace<T>> attention;  // one per thread
-};
+using BertWorkspace = LayerWorkspace<T>;
 
-template <typename T>
-class BertLayer {
- public:
-  BertLayer(const StateDict<T>& weights, const std::string& prefix, const BertConfig& config)
-      : heads_(config.num_attention_heads), activation_(config.hidden_act) {
-    const Index h = config.hidden_size, ff = config.intermediate_size;
-    const T eps = static_cast<T>(config.layer_norm_eps);
-    const std::string self = prefix + "attention.self.";
-    qkv_ = stack_outputs<T>({Linear<T>::load(weights, self + "query.", h, h),
-                             Linear<T>::load(weights, self + "key.", h, h),
-                             Linear<T>::load(weights, self + "value.", h, h)});
-    attention_output_ = Linear<T>::load(weights, prefix + "attention.output.dense.", h, h);
-    attention_norm_ = LayerNorm<T>::load(weights, prefix + "attention.output.LayerNorm.", h, eps);
-    intermediate_ = Linear<T>::load(weights, prefix + "intermediate.dense.", h, ff);
-    output_ = Linear<T>::load(weights, prefix + "output.dense.", ff, h);
-    output_norm_ = LayerNorm<T>::load(weights, prefix + "output.LayerNorm.", h, eps);
-  }
+// HF BertLayer's parameter names (under "encoder.layer.<i>."), bound onto the shared encoder
+// layer: BERT is a post-norm TransformerEncoderLayer.
+inline EncoderLayerNames bert_layer_names() {
+  return EncoderLayerNames::separate("attention.self.query.", "attention.self.key.",
+                                     "attention.self.value.", "attention.output.dense.",
+                                     "attention.output.LayerNorm.", "intermediate.dense.",
+                                     "output.dense.", "output.LayerNorm.");
+}
 
-  // hidden (rows x hidden_size) is updated in place.
-  void forward(Matrix<T>& hidden, const SequenceBatch& batch, const AttentionMask<T>& mask,
-               BertWorkspace<T>& ws) const {
-    const Index h = hidden.cols();
-    ws.qkv.resize(hidden.rows(), 3 * h);
-    qkv_.forward(hidden, ws.qkv);
-    ws.context.resize(hidden.rows(), h);
-    attend_heads<T>(ws.qkv.leftCols(h), ws.qkv.middleCols(h, h), ws.qkv.rightCols(h), heads_, batch,
-                    batch, mask, ws.context, nullptr, &ws.attention);
-    project_add_normalize(attention_output_, ws.context, attention_norm_, hidden, ws);
-    ws.intermediate.resize(hidden.rows(), intermediate_.out_features());
-    intermediate_.forward(hidden, ws.intermediate, activation_);
-    project_add_normalize(output_, ws.intermediate, output_norm_, hidden, ws);
-  }
-
- private:
-  // hidden = norm(input W^T + b + hidden): the residual and LayerNorm in one pass.
-  static void project_add_normalize(const Linear<T>& projection, const Matrix<T>& input,
-                                    const LayerNorm<T>& norm, Matrix<T>& hidden,
-                                    BertWorkspace<T>& ws) {
-    ws.projected.resize(hidden.rows(), hidden.cols());
-    projection.forward(input, ws.projected);
-    norm.apply_residual(ws.projected, hidden);
-  }
-
-  Index heads_;
-  Activation activation_;
-  Linear<T> qkv_, attention_output_, intermediate_, output_;
-  LayerNorm<T> attention_norm_, output_norm_;
-};
+inline TransformerLayerConfig bert_layer_config(const BertConfig& config) {
+  TransformerLayerConfig layer;
+  layer.d_model = config.hidden_size;
+  layer.num_heads = config.num_attention_heads;
+  layer.dim_feedforward = config.intermediate_size;
+  layer.activation = config.hidden_act;
+  layer.norm_first = false;
+  layer.layer_norm_eps = config.layer_norm_eps;
+  return layer;
+}
 
 template <typename T>
 class BertModel {
@@ -114,7 +80,9 @@ class BertModel {
                                       config.type_vocab_size, h);
     embedding_norm_ = LayerNorm<T>::load(weights, "embeddings.LayerNorm.", h, eps);
     for (Index i = 0; i < config.num_hidden_layers; ++i)
-      layers_.emplace_back(weights, detail::concat("encoder.layer.", i, "."), config);
+      layers_.push_back(
+          TransformerEncoderLayer<T>::load(weights, detail::concat("encoder.layer.", i, "."),
+                                           bert_layer_config(config), bert_layer_names()));
     if (weights.contains("pooler.dense.weight"))
       pooler_ = Linear<T>::load(weights, "pooler.dense.", h, h);
   }
@@ -200,7 +168,7 @@ class BertModel {
     out.last_hidden_state = embed(ids, token_type_ids, batch);
     if (output_hidden_states) out.hidden_states.push_back(out.last_hidden_state);
     for (const auto& layer : layers_) {
-      layer.forward(out.last_hidden_state, batch, mask, ws);
+      layer.apply(out.last_hidden_state, batch, mask, std::nullopt, &ws);
       if (output_hidden_states) out.hidden_states.push_back(out.last_hidden_state);
     }
     if (pooler_) out.pooler_output = pool_first_tokens(out.last_hidden_state, batch);
@@ -233,7 +201,7 @@ class BertModel {
   BertConfig config_;
   Embedding<T> words_, positions_, token_types_;
   LayerNorm<T> embedding_norm_;
-  std::vector<BertLayer<T>> layers_;
+  std::vector<TransformerEncoderLayer<T>> layers_;
   std::optional<Linear<T>> pooler_;
 };
 

@@ -23,23 +23,11 @@
 
 namespace eigenformer {
 
-// One RTDetrEncoderLayer under `prefix` ("model.encoder.encoder.0.layers.0.").
-template <typename T>
-TransformerEncoderLayer<T> load_rtdetr_encoder_layer(const StateDict<T>& weights,
-                                                     const std::string& prefix,
-                                                     const TransformerLayerConfig& config) {
-  const Index d = config.d_model, ff = config.dim_feedforward;
-  const T eps = static_cast<T>(config.layer_norm_eps);
-  auto projection = [&](const char* name) {
-    return Linear<T>::load(weights, prefix + "self_attn." + name + ".", d, d);
-  };
-  return TransformerEncoderLayer<T>(
-      MultiHeadAttention<T>(projection("q_proj"), projection("k_proj"), projection("v_proj"),
-                            projection("out_proj"), config.num_heads),
-      FeedForward<T>(Linear<T>::load(weights, prefix + "fc1.", d, ff),
-                     Linear<T>::load(weights, prefix + "fc2.", ff, d), config.activation),
-      LayerNorm<T>::load(weights, prefix + "self_attn_layer_norm.", d, eps),
-      LayerNorm<T>::load(weights, prefix + "final_layer_norm.", d, eps), config.norm_first);
+// HF RTDetrEncoderLayer's parameter names, bound onto the shared encoder layer.
+inline EncoderLayerNames rtdetr_encoder_layer_names() {
+  return EncoderLayerNames::separate("self_attn.q_proj.", "self_attn.k_proj.", "self_attn.v_proj.",
+                                     "self_attn.out_proj.", "self_attn_layer_norm.", "fc1.", "fc2.",
+                                     "final_layer_norm.");
 }
 
 // The encoder layers applied to one feature map.
@@ -63,8 +51,9 @@ class RTDetrAIFILayer {
                               const RTDetrConfig& config) {
     std::vector<TransformerEncoderLayer<T>> layers;
     for (Index j = 0; j < config.encoder_layers; ++j)
-      layers.push_back(load_rtdetr_encoder_layer(weights, detail::concat(prefix, "layers.", j, "."),
-                                                 config.encoder_layer_config()));
+      layers.push_back(TransformerEncoderLayer<T>::load(
+          weights, detail::concat(prefix, "layers.", j, "."), config.encoder_layer_config(),
+          rtdetr_encoder_layer_names()));
     // Also with eval_size set: see RTDetrConfig::eval_size.
     return RTDetrAIFILayer(std::move(layers), config.encoder_hidden_dim,
                            config.positional_encoding_temperature);
@@ -89,12 +78,10 @@ class RTDetrAIFILayer {
               ? sincos_position_embedding_2d<T>(height, width, hidden_dim_, *position_temperature_)
               : sincos_position_embedding_2d<T>(width, height, hidden_dim_, *position_temperature_);
     const SequenceBatch one_map = SequenceBatch::single(hidden.rows());
-    for (const auto& layer : layers_) {
-      if (position)
-        hidden = layer.forward(hidden, one_map, {}, MatrixView<T>(*position));
-      else
-        hidden = layer.forward(hidden, one_map);
-    }
+    LayerWorkspace<T> workspace;
+    for (const auto& layer : layers_)
+      layer.apply(hidden, one_map, {},
+                  position ? std::optional<MatrixView<T>>(*position) : std::nullopt, &workspace);
     return hidden;
   }
 

@@ -241,17 +241,24 @@ class UltralyticsRTDetr {
   // 2-D sin-cos position embedding on queries and keys, bound onto the shared AIFI layer.
   static RTDetrAIFILayer<T> load_aifi(const UltralyticsWeights<T>& w, const std::string& prefix,
                                       Index c1, Index cm, Index heads) {
-    const StateDict<T>& t = w.tensors();
-    auto norm = [&](const std::string& p) {
-      return LayerNorm<T>::load(t, prefix + p, c1, static_cast<T>(w.norm_eps(prefix + p, 1e-5)));
-    };
+    TransformerLayerConfig config;
+    config.d_model = c1;
+    config.num_heads = heads;
+    config.dim_feedforward = cm;
+    config.activation = w.activation(prefix + "act.", Activation::GELU);
+    config.layer_norm_eps = w.norm_eps(prefix + "norm1.", 1e-5);
+    if (w.norm_eps(prefix + "norm2.", 1e-5) != config.layer_norm_eps)
+      throw FormatError(detail::concat(w.source(), ": ", prefix, "norm1 and ", prefix,
+                                       "norm2 have different eps"));
     std::vector<TransformerEncoderLayer<T>> layers;
-    layers.emplace_back(MultiHeadAttention<T>::load(t, prefix + "ma.", c1, heads),
-                        FeedForward<T>(Linear<T>::load(t, prefix + "fc1.", c1, cm),
-                                       Linear<T>::load(t, prefix + "fc2.", cm, c1),
-                                       w.activation(prefix + "act.", Activation::GELU)),
-                        norm("norm1."), norm("norm2."), false);
+    layers.push_back(
+        TransformerEncoderLayer<T>::load(w.tensors(), prefix, config, aifi_layer_names()));
     return RTDetrAIFILayer<T>(std::move(layers), c1, 10000.0, true);
+  }
+
+  // ultralytics AIFI's parameter names: an nn.MultiheadAttention `ma`, fc1, fc2, norm1, norm2.
+  static EncoderLayerNames aifi_layer_names() {
+    return EncoderLayerNames::packed("ma.", "norm1.", "fc1.", "fc2.", "norm2.");
   }
 
   UltralyticsConfig config_;
