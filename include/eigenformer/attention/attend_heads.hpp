@@ -71,45 +71,41 @@ void attend_heads(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixVi
       (*average_weights)[b].setZero(query_batch.length(b), key_batch.length(b));
   }
   // Head-averaged weights are summed across heads, so that path stays serial.
-  [[maybe_unused]] const bool parallel = tasks > 1 && average_weights == nullptr;
+  Index multiply_adds = 0;
+  for (Index b = 0; b < query_batch.size(); ++b)
+    multiply_adds += query_batch.length(b) * key_batch.length(b) * (d + dv) * num_heads;
+  const int threads =
+      average_weights ? 1 : threads_for(tasks, multiply_adds, WorkKind::MultiplyAdds);
   std::vector<AttentionWorkspace<T>> local_workspaces;
   auto& per_thread = workspaces ? *workspaces : local_workspaces;
   if (per_thread.size() < static_cast<std::size_t>(num_threads()))
     per_thread.resize(static_cast<std::size_t>(num_threads()));
-#ifdef _OPENMP
-#pragma omp parallel if (parallel)
-#endif
-  {
+  parallel_for(tasks, threads, [&](Index task) {
     AttentionWorkspace<T>& workspace = per_thread[static_cast<std::size_t>(thread_index())];
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic)
-#endif
-    for (Index task = 0; task < tasks; ++task) {
-      const Index b = task / num_heads, h = task % num_heads;
-      const Index q0 = query_batch.offset(b), l = query_batch.length(b);
-      const Index k0 = key_batch.offset(b), s = key_batch.length(b);
-      // Blocks of a matrix without rows would offset its null data pointer (undefined
-      // behaviour), so empty sequences are settled here: no keys give zeros, as in PyTorch.
-      if (l == 0) continue;
-      if (s == 0) {
-        context.block(q0, h * dv, l, dv).setZero();
-        continue;
-      }
-      const auto local_mask = detail::sequence_mask(mask, key_batch, b);
-      auto q_head = q.block(q0, h * d, l, d);
-      auto k_head = k.block(k0, h * d, s, d);
-      auto v_head = v.block(k0, h * dv, s, dv);
-      auto out_head = context.block(q0, h * dv, l, dv);
-      if (average_weights) {
-        materialized_attention<T>(q_head, k_head, v_head, local_mask, scale, out_head,
-                                  workspace.probabilities);
-        (*average_weights)[b] += workspace.probabilities / T(num_heads);
-      } else {
-        scaled_dot_product_attention<T>(q_head, k_head, v_head, local_mask, scale, out_head,
-                                        workspace);
-      }
+    const Index b = task / num_heads, h = task % num_heads;
+    const Index q0 = query_batch.offset(b), l = query_batch.length(b);
+    const Index k0 = key_batch.offset(b), s = key_batch.length(b);
+    // Blocks of a matrix without rows would offset its null data pointer (undefined
+    // behaviour), so empty sequences are settled here: no keys give zeros, as in PyTorch.
+    if (l == 0) return;
+    if (s == 0) {
+      context.block(q0, h * dv, l, dv).setZero();
+      return;
     }
-  }
+    const auto local_mask = detail::sequence_mask(mask, key_batch, b);
+    auto q_head = q.block(q0, h * d, l, d);
+    auto k_head = k.block(k0, h * d, s, d);
+    auto v_head = v.block(k0, h * dv, s, dv);
+    auto out_head = context.block(q0, h * dv, l, dv);
+    if (average_weights) {
+      materialized_attention<T>(q_head, k_head, v_head, local_mask, scale, out_head,
+                                workspace.probabilities);
+      (*average_weights)[b] += workspace.probabilities / T(num_heads);
+    } else {
+      scaled_dot_product_attention<T>(q_head, k_head, v_head, local_mask, scale, out_head,
+                                      workspace);
+    }
+  });
 }
 
 }  // namespace eigenformer

@@ -95,11 +95,7 @@ inline bool blocked_attention_kernel(const MatrixView<float>& q, const MatrixVie
   // the threads, as the materialised path's products are; within attend_heads' one thread.
   const Index blocks = (q.rows() + blocking.query_block - 1) / blocking.query_block;
   const Index work = q.rows() * k.rows() * (q.cols() + v.cols());
-  int threads = 1;
-#ifdef _OPENMP
-  if (!omp_in_parallel() && work >= kMinParallelElements)
-    threads = static_cast<int>(std::min<Index>(num_threads(), blocks));
-#endif
+  const int threads = threads_for(blocks, work, WorkKind::MultiplyAdds);
   // resize() keeps the storage when the size is unchanged: no allocation on repeated calls.
   ws.packed_keys.resize(sizes.keys);
   ws.packed_values.resize(sizes.values);
@@ -108,10 +104,9 @@ inline bool blocked_attention_kernel(const MatrixView<float>& q, const MatrixVie
   ws.row_max.resize(threads * sizes.rows);
   ws.row_sum.resize(threads * sizes.rows);
   kernels::flash_attention_pack(variant, args, ws.packed_keys.data(), ws.packed_values.data());
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-  {
+  // Each thread owns scratch row thread_index(); query blocks are handed out one at a time,
+  // since with a causal mask later blocks visit more keys.
+  parallel_for(blocks, threads, [&](Index block) {
     const int t = thread_index();
     const kernels::FlashAttentionScratch scratch{ws.packed_keys.data(),
                                                  ws.packed_values.data(),
@@ -119,13 +114,8 @@ inline bool blocked_attention_kernel(const MatrixView<float>& q, const MatrixVie
                                                  ws.accumulator.row(t).data(),
                                                  ws.row_max.data() + t * sizes.rows,
                                                  ws.row_sum.data() + t * sizes.rows};
-    // Dynamic: with a causal mask later query blocks visit more keys.
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic)
-#endif
-    for (Index block = 0; block < blocks; ++block)
-      kernels::flash_attention_queries(variant, args, scratch, block, block + 1);
-  }
+    kernels::flash_attention_queries(variant, args, scratch, block, block + 1);
+  });
   return true;
 }
 

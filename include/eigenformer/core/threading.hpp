@@ -17,8 +17,6 @@ namespace eigenformer {
 // than the work it takes over.
 constexpr Index kMinMultiplyAddsPerThread = Index{1} << 18;
 constexpr Index kMinElementsPerThread = Index{1} << 16;
-// Element-wise passes over fewer elements than this run on one thread.
-constexpr Index kMinParallelElements = 2 * kMinElementsPerThread;
 
 enum class WorkKind { MultiplyAdds, Elements };
 
