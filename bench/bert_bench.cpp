@@ -33,7 +33,7 @@ BertModel<float> random_model(const BertConfig& config) {
   const Index h = config.hidden_size;
   weights.at("pooler.dense.weight", {h, h});
   weights.at("pooler.dense.bias", {h});
-  return BertModel<float>(config, weights);
+  return BertModel<float>::load(weights, config);
 }
 
 void run_forward(benchmark::State& state, const BertConfig& config) {

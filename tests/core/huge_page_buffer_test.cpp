@@ -11,15 +11,15 @@ namespace eigenformer {
 namespace {
 
 constexpr Index kFloatsPerHugePage =
-    static_cast<Index>(HugePageBuffer<float>::kHugePageBytes / sizeof(float));
+    static_cast<Index>(detail::HugePageBuffer<float>::kHugePageBytes / sizeof(float));
 
 template <typename T>
-void fill_with_index(HugePageBuffer<T>& buffer) {
+void fill_with_index(detail::HugePageBuffer<T>& buffer) {
   std::iota(buffer.data(), buffer.data() + buffer.size(), T(0));
 }
 
 template <typename T>
-bool holds_index(const HugePageBuffer<T>& buffer) {
+bool holds_index(const detail::HugePageBuffer<T>& buffer) {
   for (Index i = 0; i < buffer.size(); ++i)
     if (buffer.data()[i] != static_cast<T>(i)) return false;
   return true;
@@ -28,7 +28,7 @@ bool holds_index(const HugePageBuffer<T>& buffer) {
 std::uintptr_t address(const void* pointer) { return reinterpret_cast<std::uintptr_t>(pointer); }
 
 TEST(HugePageBufferTest, EmptyByDefaultAndAfterResizingToZero) {
-  HugePageBuffer<float> buffer;
+  detail::HugePageBuffer<float> buffer;
   EXPECT_EQ(buffer.size(), 0);
   EXPECT_EQ(buffer.data(), nullptr);
   buffer.resize(0);
@@ -36,7 +36,7 @@ TEST(HugePageBufferTest, EmptyByDefaultAndAfterResizingToZero) {
 }
 
 TEST(HugePageBufferTest, SmallBuffersAreAlignedForEigenPackets) {
-  HugePageBuffer<float> buffer;
+  detail::HugePageBuffer<float> buffer;
   buffer.resize(1000);
   EXPECT_EQ(buffer.size(), 1000);
   EXPECT_EQ(address(buffer.data()) % EIGEN_MAX_ALIGN_BYTES, 0u);
@@ -47,20 +47,20 @@ TEST(HugePageBufferTest, SmallBuffersAreAlignedForEigenPackets) {
 
 TEST(HugePageBufferTest, BuffersOfAHugePageOrMoreStartOnAHugePageBoundary) {
   // One huge page and a bit: the first 2 MiB can be a huge page, the rest stays small pages.
-  HugePageBuffer<float> buffer;
+  detail::HugePageBuffer<float> buffer;
   buffer.resize(kFloatsPerHugePage + 123);
   fill_with_index(buffer);
   EXPECT_TRUE(holds_index(buffer));
 #ifdef EIGENFORMER_HUGE_PAGE_MAPPING
   EXPECT_TRUE(buffer.advised_huge_pages());
-  EXPECT_EQ(address(buffer.data()) % HugePageBuffer<float>::kHugePageBytes, 0u);
+  EXPECT_EQ(address(buffer.data()) % detail::HugePageBuffer<float>::kHugePageBytes, 0u);
 #else
   EXPECT_EQ(address(buffer.data()) % EIGEN_MAX_ALIGN_BYTES, 0u);
 #endif
 }
 
 TEST(HugePageBufferTest, ShrinkingKeepsTheMemoryAndGrowingReplacesIt) {
-  HugePageBuffer<double> buffer;
+  detail::HugePageBuffer<double> buffer;
   buffer.resize(kFloatsPerHugePage);
   const double* first = buffer.data();
   buffer.resize(10);
@@ -76,11 +76,11 @@ TEST(HugePageBufferTest, ShrinkingKeepsTheMemoryAndGrowingReplacesIt) {
 
 TEST(HugePageBufferTest, CopiesOwnTheirDataAndMovesTakeIt) {
   for (const Index size : {Index{77}, kFloatsPerHugePage + 5}) {
-    HugePageBuffer<float> original;
+    detail::HugePageBuffer<float> original;
     original.resize(size);
     fill_with_index(original);
 
-    HugePageBuffer<float> copy(original);
+    detail::HugePageBuffer<float> copy(original);
     EXPECT_NE(copy.data(), original.data());
     EXPECT_EQ(copy.size(), size);
     EXPECT_TRUE(holds_index(copy));
@@ -88,11 +88,11 @@ TEST(HugePageBufferTest, CopiesOwnTheirDataAndMovesTakeIt) {
     EXPECT_EQ(original.data()[0], 0.0f);
 
     const float* storage = original.data();
-    HugePageBuffer<float> moved(std::move(original));
+    detail::HugePageBuffer<float> moved(std::move(original));
     EXPECT_EQ(moved.data(), storage);
     EXPECT_EQ(moved.size(), size);
 
-    HugePageBuffer<float> assigned;
+    detail::HugePageBuffer<float> assigned;
     assigned = moved;
     EXPECT_NE(assigned.data(), moved.data());
     EXPECT_TRUE(holds_index(assigned));

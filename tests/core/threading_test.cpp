@@ -9,29 +9,36 @@ namespace eigenformer {
 namespace {
 
 TEST(Threading, SmallOrSingleItemLoopsStayOnOneThread) {
-  EXPECT_EQ(threads_for(1, Index{1} << 40, WorkKind::MultiplyAdds), 1);
-  EXPECT_EQ(threads_for(0, Index{1} << 40, WorkKind::Elements), 1);
-  EXPECT_EQ(threads_for(1000, kMinMultiplyAddsPerThread - 1, WorkKind::MultiplyAdds), 1);
-  EXPECT_EQ(threads_for(1000, kMinElementsPerThread - 1, WorkKind::Elements), 1);
+  EXPECT_EQ(detail::threads_for(1, Index{1} << 40, detail::WorkKind::MultiplyAdds), 1);
+  EXPECT_EQ(detail::threads_for(0, Index{1} << 40, detail::WorkKind::Elements), 1);
+  EXPECT_EQ(detail::threads_for(1000, detail::kMinMultiplyAddsPerThread - 1,
+                                detail::WorkKind::MultiplyAdds),
+            1);
+  EXPECT_EQ(
+      detail::threads_for(1000, detail::kMinElementsPerThread - 1, detail::WorkKind::Elements), 1);
 }
 
 TEST(Threading, ThreadsAreBoundedByItemsWorkAndTheThreadCount) {
   const int available = num_threads();
-  EXPECT_EQ(threads_for(2, Index{1} << 40, WorkKind::Elements), std::min(2, available));
-  EXPECT_EQ(threads_for(1000, Index{1} << 40, WorkKind::MultiplyAdds), available);
-  EXPECT_EQ(threads_for(1000, 2 * kMinElementsPerThread, WorkKind::Elements),
+  EXPECT_EQ(detail::threads_for(2, Index{1} << 40, detail::WorkKind::Elements),
             std::min(2, available));
+  EXPECT_EQ(detail::threads_for(1000, Index{1} << 40, detail::WorkKind::MultiplyAdds), available);
+  EXPECT_EQ(
+      detail::threads_for(1000, 2 * detail::kMinElementsPerThread, detail::WorkKind::Elements),
+      std::min(2, available));
 }
 
 TEST(Threading, ParallelForVisitsEveryItemOnceAndDoesNotNest) {
   const Index items = 1000;
   std::vector<std::atomic<int>> visits(items);
   std::atomic<int> nested_threads{0};
-  parallel_for(items, threads_for(items, Index{1} << 40, WorkKind::Elements), [&](Index i) {
-    visits[static_cast<std::size_t>(i)].fetch_add(1);
-    // Inside a loop that may be running on several threads, inner loops get one thread.
-    nested_threads.fetch_add(threads_for(items, Index{1} << 40, WorkKind::Elements) - 1);
-  });
+  detail::parallel_for(
+      items, detail::threads_for(items, Index{1} << 40, detail::WorkKind::Elements), [&](Index i) {
+        visits[static_cast<std::size_t>(i)].fetch_add(1);
+        // Inside a loop that may be running on several threads, inner loops get one thread.
+        nested_threads.fetch_add(
+            detail::threads_for(items, Index{1} << 40, detail::WorkKind::Elements) - 1);
+      });
   for (const auto& count : visits) EXPECT_EQ(count.load(), 1);
   if (num_threads() > 1) EXPECT_EQ(nested_threads.load(), 0);
 }
@@ -40,9 +47,9 @@ TEST(Threading, ParallelRegionRunsTheBodyOncePerThread) {
   std::atomic<int> calls{0};
   std::vector<std::atomic<int>> by_index(static_cast<std::size_t>(num_threads()));
   const int threads = num_threads();
-  parallel_region(threads, [&] {
+  detail::parallel_region(threads, [&] {
     calls.fetch_add(1);
-    by_index[static_cast<std::size_t>(thread_index())].fetch_add(1);
+    by_index[static_cast<std::size_t>(detail::thread_index())].fetch_add(1);
   });
   EXPECT_EQ(calls.load(), threads);
   for (const auto& count : by_index) EXPECT_EQ(count.load(), 1);

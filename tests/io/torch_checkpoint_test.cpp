@@ -308,7 +308,7 @@ TEST(TorchCheckpointFixture, LastFormHoldsTheSameWeightsUnderEma) {
   const auto& b = last();
   EXPECT_EQ(b.form, "ema");
   EXPECT_EQ(b.metadata.at("epoch"), 71);
-  const auto archive = ZipArchive::open(data_path("ultralytics/rtdetr-tiny-last.pt"));
+  const auto archive = detail::ZipArchive::open(data_path("ultralytics/rtdetr-tiny-last.pt"));
   EXPECT_EQ(archive->entries().front().name.rfind("archive/", 0), 0u);
   ASSERT_EQ(a.weights.names(), b.weights.names());
   for (const auto& name : a.weights.names()) {

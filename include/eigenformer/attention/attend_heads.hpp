@@ -75,13 +75,14 @@ void attend_heads(const MatrixView<T>& q, const MatrixView<T>& k, const MatrixVi
   for (Index b = 0; b < query_batch.size(); ++b)
     multiply_adds += query_batch.length(b) * key_batch.length(b) * (d + dv) * num_heads;
   const int threads =
-      average_weights ? 1 : threads_for(tasks, multiply_adds, WorkKind::MultiplyAdds);
+      average_weights ? 1
+                      : detail::threads_for(tasks, multiply_adds, detail::WorkKind::MultiplyAdds);
   std::vector<AttentionWorkspace<T>> local_workspaces;
   auto& per_thread = workspaces ? *workspaces : local_workspaces;
   if (per_thread.size() < static_cast<std::size_t>(num_threads()))
     per_thread.resize(static_cast<std::size_t>(num_threads()));
-  parallel_for(tasks, threads, [&](Index task) {
-    AttentionWorkspace<T>& workspace = per_thread[static_cast<std::size_t>(thread_index())];
+  detail::parallel_for(tasks, threads, [&](Index task) {
+    AttentionWorkspace<T>& workspace = per_thread[static_cast<std::size_t>(detail::thread_index())];
     const Index b = task / num_heads, h = task % num_heads;
     const Index q0 = query_batch.offset(b), l = query_batch.length(b);
     const Index k0 = key_batch.offset(b), s = key_batch.length(b);

@@ -95,7 +95,7 @@ inline bool blocked_attention_kernel(const MatrixView<float>& q, const MatrixVie
   // the threads, as the materialised path's products are; within attend_heads' one thread.
   const Index blocks = (q.rows() + blocking.query_block - 1) / blocking.query_block;
   const Index work = q.rows() * k.rows() * (q.cols() + v.cols());
-  const int threads = threads_for(blocks, work, WorkKind::MultiplyAdds);
+  const int threads = detail::threads_for(blocks, work, detail::WorkKind::MultiplyAdds);
   // resize() keeps the storage when the size is unchanged: no allocation on repeated calls.
   ws.packed_keys.resize(sizes.keys);
   ws.packed_values.resize(sizes.values);
@@ -106,8 +106,8 @@ inline bool blocked_attention_kernel(const MatrixView<float>& q, const MatrixVie
   kernels::flash_attention_pack(variant, args, ws.packed_keys.data(), ws.packed_values.data());
   // Each thread owns scratch row thread_index(); query blocks are handed out one at a time,
   // since with a causal mask later blocks visit more keys.
-  parallel_for(blocks, threads, [&](Index block) {
-    const int t = thread_index();
+  detail::parallel_for(blocks, threads, [&](Index block) {
+    const int t = detail::thread_index();
     const kernels::FlashAttentionScratch scratch{ws.packed_keys.data(),
                                                  ws.packed_values.data(),
                                                  ws.logits.row(t).data(),

@@ -316,9 +316,8 @@ class MultiScaleDeformableAttention {
   }
 
   // Estimated work of each order in matrix-product multiply-adds. Both visit the same
-  // neighbours (at most 4 per sample), head_dim or d values wide. A gathered multiply-add
-  // costs 1 to 8 matrix-product ones on the bench machine (more once the gathered rows
-  // outgrow the caches); kGatherCost = 4 picks the faster order at both sizes of
+  // neighbours (at most 4 per sample), head_dim or d values wide. kGatherCost, the price of a
+  // gathered multiply-add in matrix-product ones, was chosen with
   // bench/deformable_attention_bench.cpp (docs/performance.md).
   bool samples_inputs(DeformableSamplingOrder order, Index queries, Index tokens) const {
     if (order != DeformableSamplingOrder::Automatic)
@@ -389,11 +388,12 @@ class MultiScaleDeformableAttention {
     const SequenceBatch& batch = samples.query_batch;
     const Index rows = batch.total_rows();
     const Index work = rows * num_heads_ * num_levels_ * num_points_ * head_dim();
-    parallel_for(rows, threads_for(rows, work, WorkKind::MultiplyAdds), [&](Index row) {
-      Index image = 0;
-      while (row >= batch.offset(image) + batch.length(image)) ++image;
-      for (Index head = 0; head < num_heads_; ++head) visit(image, row, head);
-    });
+    detail::parallel_for(rows, detail::threads_for(rows, work, detail::WorkKind::MultiplyAdds),
+                         [&](Index row) {
+                           Index image = 0;
+                           while (row >= batch.offset(image) + batch.length(image)) ++image;
+                           for (Index head = 0; head < num_heads_; ++head) visit(image, row, head);
+                         });
   }
 
   // Calls gather(token, weight) for every in-map neighbour of each of a head's samples:

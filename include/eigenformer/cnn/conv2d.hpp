@@ -538,13 +538,14 @@ class Conv2d {
     const Index patch = in_channels() * kernel_height() * kernel_width();
     const Index band_pixels =
         std::max(detail::kConvMinBandPixels, detail::kConvBandElements / patch);
-    const int threads = threads_for(out_h, output.data.size() * patch, WorkKind::MultiplyAdds);
+    const int threads =
+        detail::threads_for(out_h, output.data.size() * patch, detail::WorkKind::MultiplyAdds);
     Index bands = (out_h * out_w + band_pixels - 1) / band_pixels;
     bands = std::min(out_h, (bands + threads - 1) / threads * threads);
     const Index band_rows = (out_h + bands - 1) / bands;
     bands = (out_h + band_rows - 1) / band_rows;
     const KernelVariant variant = kernel_variant();  // outside the parallel region: it may throw
-    parallel_for(bands, threads, [&](Index band) {
+    detail::parallel_for(bands, threads, [&](Index band) {
       const Index y0 = band * band_rows, rows = std::min(band_rows, out_h - y0);
       if (narrow_.out_features() > 0)
         narrow_band_product(input, output, residual, y0, rows, variant);
@@ -649,9 +650,10 @@ class Conv2d {
                 phase_w = (input.width + 2 * padding_ + stride_ - 1) / stride_;
     const Index padded_size = (input.height + 2 * padding_) * stride_ * phase_w;
     const KernelVariant variant = kernel_variant();  // outside the parallel region: it may throw
-    const int threads = threads_for(channels, output.data.size() * kernel_height() * kernel_width(),
-                                    WorkKind::MultiplyAdds);
-    parallel_for(channels, threads, [&](Index c) {
+    const int threads =
+        detail::threads_for(channels, output.data.size() * kernel_height() * kernel_width(),
+                            detail::WorkKind::MultiplyAdds);
+    detail::parallel_for(channels, threads, [&](Index c) {
       T* padded = detail::conv_buffer<T, 3>(padded_size);
       std::fill(padded, padded + padded_size, T(0));
       const T* plane = input.data.row(c).data();

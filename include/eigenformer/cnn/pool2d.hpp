@@ -53,20 +53,22 @@ FeatureMap<T> pool(const FeatureMap<T>& input, const PoolOptions& options, Reduc
   const Index k = options.kernel, s = options.stride, p = options.padding;
   FeatureMap<T> output(input.channels(), out_h, out_w);
   const Index window_elements = output.data.size() * k * k;
-  parallel_for(input.channels(), threads_for(input.channels(), window_elements, WorkKind::Elements),
-               [&](Index c) {
-                 const T* plane = input.data.row(c).data();
-                 for (Index oy = 0; oy < out_h; ++oy) {
-                   const Index y0 = oy * s - p, y1 = std::min(y0 + k, input.height + p);
-                   for (Index ox = 0; ox < out_w; ++ox) {
-                     const Index x0 = ox * s - p, x1 = std::min(x0 + k, input.width + p);
-                     const Index padded_size = (y1 - y0) * (x1 - x0);
-                     output.data(c, oy * out_w + ox) = reduce(
-                         plane, input.width, std::max<Index>(y0, 0), std::min(y1, input.height),
-                         std::max<Index>(x0, 0), std::min(x1, input.width), padded_size);
-                   }
-                 }
-               });
+  detail::parallel_for(
+      input.channels(),
+      detail::threads_for(input.channels(), window_elements, detail::WorkKind::Elements),
+      [&](Index c) {
+        const T* plane = input.data.row(c).data();
+        for (Index oy = 0; oy < out_h; ++oy) {
+          const Index y0 = oy * s - p, y1 = std::min(y0 + k, input.height + p);
+          for (Index ox = 0; ox < out_w; ++ox) {
+            const Index x0 = ox * s - p, x1 = std::min(x0 + k, input.width + p);
+            const Index padded_size = (y1 - y0) * (x1 - x0);
+            output.data(c, oy * out_w + ox) =
+                reduce(plane, input.width, std::max<Index>(y0, 0), std::min(y1, input.height),
+                       std::max<Index>(x0, 0), std::min(x1, input.width), padded_size);
+          }
+        }
+      });
   return output;
 }
 

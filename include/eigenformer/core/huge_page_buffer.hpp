@@ -6,9 +6,8 @@
 // weight panel crosses a page every 4 KiB: a TLB miss, which under a hypervisor is a
 // two-dimensional page walk, and a restart of the hardware prefetcher, which stops at page
 // boundaries. Linux's default THP mode is "madvise": only memory that asks gets huge pages,
-// and malloc'ed memory does not ask. Measured on a 2-core EPYC VM (README, "Build options and
-// performance"): the packed product 5-7% faster, BERT-base forward passes on two threads 5-10%.
-// Elsewhere, and below one huge page, the buffer is ordinary aligned heap memory.
+// and malloc'ed memory does not ask (measurements: docs/performance.md, "Packed weights on huge
+// pages"). Elsewhere, and below one huge page, the buffer is ordinary aligned heap memory.
 
 #include <eigenformer/core/types.hpp>
 
@@ -27,8 +26,9 @@
 #define EIGENFORMER_HUGE_PAGE_MAPPING 1
 #endif
 
-namespace eigenformer {
+namespace eigenformer::detail {
 
+// Implementation storage of PackedWeight.
 template <typename T>
 class HugePageBuffer {
   static_assert(std::is_trivially_copyable_v<T>, "HugePageBuffer holds plain numbers");
@@ -128,4 +128,4 @@ class HugePageBuffer {
   std::size_t mapped_bytes_ = 0;  // > 0: data_ is an mmap of this length, else aligned_malloc
 };
 
-}  // namespace eigenformer
+}  // namespace eigenformer::detail

@@ -13,13 +13,6 @@
 
 namespace eigenformer {
 
-// Below these amounts per thread, waking one more thread and the barrier at the end cost more
-// than the work it takes over.
-constexpr Index kMinMultiplyAddsPerThread = Index{1} << 18;
-constexpr Index kMinElementsPerThread = Index{1} << 16;
-
-enum class WorkKind { MultiplyAdds, Elements };
-
 // Sets the number of threads used by later calls; n <= 0 means one per core.
 inline void set_num_threads(int n) {
 #ifdef _OPENMP
@@ -38,6 +31,16 @@ inline int num_threads() {
   return 1;
 #endif
 }
+
+// The library's own loops; not part of the public API.
+namespace detail {
+
+// Below these amounts per thread, waking one more thread and the barrier at the end cost more
+// than the work it takes over.
+constexpr Index kMinMultiplyAddsPerThread = Index{1} << 18;
+constexpr Index kMinElementsPerThread = Index{1} << 16;
+
+enum class WorkKind { MultiplyAdds, Elements };
 
 // This thread's index in the innermost parallel region, 0 outside one.
 inline int thread_index() {
@@ -94,5 +97,7 @@ void parallel_region(int threads, Body&& body) {
   (void)threads;
   body();
 }
+
+}  // namespace detail
 
 }  // namespace eigenformer

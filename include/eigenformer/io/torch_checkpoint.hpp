@@ -78,12 +78,12 @@ class TorchCheckpointReader {
           "legacy (pre-1.6) torch.save format (a pickle stream, not a zip archive), which this "
           "reader does not read; re-save it with torch >= 1.6: torch.save(torch.load(f), f) "
           "(only for a file you trust)");
-    archive_ = ZipArchive::from_file_bytes(source, std::move(bytes), limits.zip);
+    archive_ = detail::ZipArchive::from_file_bytes(source, std::move(bytes), limits.zip);
   }
 
   TorchCheckpoint<T> read() {
     find_prefix();
-    const ZipEntry* pkl = archive_->find(prefix_ + "data.pkl");
+    const detail::ZipEntry* pkl = archive_->find(prefix_ + "data.pkl");
     const unsigned char* pickle_bytes = archive_->data(*pkl);
     const pickle::Document doc = pickle::load(pickle_bytes, static_cast<std::size_t>(pkl->size),
                                               concat(source_, ": ", pkl->name), limits_.pickle);
@@ -141,7 +141,7 @@ class TorchCheckpointReader {
 
   // The archive's directory: torch names it after the file stem, or "archive".
   void find_prefix() {
-    const ZipEntry* found = nullptr;
+    const detail::ZipEntry* found = nullptr;
     bool torchscript = false;
     for (const auto& entry : archive_->entries()) {
       const std::string& name = entry.name;
@@ -156,7 +156,7 @@ class TorchCheckpointReader {
       fail(torchscript ? "a TorchScript archive (torch.jit.save), not a torch.save checkpoint"
                        : "no data.pkl entry: not a torch.save checkpoint");
     prefix_ = found->name.substr(0, found->name.size() - 8);
-    if (const ZipEntry* order = archive_->find(prefix_ + "byteorder")) {
+    if (const detail::ZipEntry* order = archive_->find(prefix_ + "byteorder")) {
       const unsigned char* text = archive_->data(*order);
       const std::string value(reinterpret_cast<const char*>(text),
                               static_cast<std::size_t>(std::min<std::uint64_t>(order->size, 16)));
@@ -234,7 +234,7 @@ class TorchCheckpointReader {
       fail("tensor '", tensor, "': storage type ", storage.type->text,
            " is not supported (F16, BF16, F32, F64 and integer storages are)");
     const std::string entry_name = prefix_ + "data/" + storage.text;
-    const ZipEntry* entry = archive_->find(entry_name);
+    const detail::ZipEntry* entry = archive_->find(entry_name);
     if (!entry) fail("tensor '", tensor, "': storage entry '", entry_name, "' is missing");
     std::uint64_t expected = 0;
     if (multiply_overflows(static_cast<std::uint64_t>(storage.integer), dtype_size(storage.dtype),
@@ -457,7 +457,7 @@ class TorchCheckpointReader {
 
   std::string source_;
   TorchCheckpointLimits limits_;
-  std::shared_ptr<const ZipArchive> archive_;
+  std::shared_ptr<const detail::ZipArchive> archive_;
   std::string prefix_;
   std::map<std::string, const unsigned char*> storages_;
   std::size_t json_values_ = 0;

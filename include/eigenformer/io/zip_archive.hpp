@@ -24,6 +24,8 @@ struct ZipLimits {
   bool verify_checksums = true;
 };
 
+namespace detail {
+
 struct ZipEntry {
   std::string name;
   std::uint16_t method = 0;
@@ -33,8 +35,6 @@ struct ZipEntry {
   std::uint64_t size = 0;
   std::uint64_t local_header = 0;  // absolute file offset (any prefix bytes included)
 };
-
-namespace detail {
 
 inline std::uint16_t le16(const unsigned char* p) {
   return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
@@ -66,8 +66,6 @@ inline std::uint32_t crc32(const unsigned char* data, std::size_t size) {
   for (std::size_t i = 0; i < size; ++i) c = table[(c ^ data[i]) & 0xffu] ^ (c >> 8);
   return c ^ 0xffffffffu;
 }
-
-}  // namespace detail
 
 class ZipArchive {
  public:
@@ -288,5 +286,7 @@ class ZipArchive {
   std::vector<ZipEntry> entries_;
   std::map<std::string, std::size_t> index_;
 };
+
+}  // namespace detail
 
 }  // namespace eigenformer

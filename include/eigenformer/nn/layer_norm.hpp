@@ -44,10 +44,12 @@ class LayerNorm {
       throw ShapeError(
           detail::concat("LayerNorm: input has ", x.cols(), " features, expected ", features()));
     const KernelVariant variant = kernel_variant();  // outside the parallel region: it may throw
-    parallel_for(x.rows(), threads_for(x.rows(), x.size(), WorkKind::Elements), [&](Index r) {
-      auto row = x.row(r);
-      if (!run_time_kernel(variant, row.data(), nullptr)) normalize_row(row);
-    });
+    detail::parallel_for(x.rows(),
+                         detail::threads_for(x.rows(), x.size(), detail::WorkKind::Elements),
+                         [&](Index r) {
+                           auto row = x.row(r);
+                           if (!run_time_kernel(variant, row.data(), nullptr)) normalize_row(row);
+                         });
   }
 
   // hidden = LayerNorm(x + hidden) row by row: a sublayer's output, the residual
@@ -58,12 +60,14 @@ class LayerNorm {
                                       " and ", hidden.rows(), " x ", hidden.cols(), ", expected ",
                                       features(), " features"));
     const KernelVariant variant = kernel_variant();
-    parallel_for(x.rows(), threads_for(x.rows(), x.size(), WorkKind::Elements), [&](Index r) {
-      auto row = hidden.row(r);
-      if (run_time_kernel(variant, row.data(), x.row(r).data())) return;
-      row += x.row(r);
-      normalize_row(row);
-    });
+    detail::parallel_for(x.rows(),
+                         detail::threads_for(x.rows(), x.size(), detail::WorkKind::Elements),
+                         [&](Index r) {
+                           auto row = hidden.row(r);
+                           if (run_time_kernel(variant, row.data(), x.row(r).data())) return;
+                           row += x.row(r);
+                           normalize_row(row);
+                         });
   }
 
   Matrix<T> forward(const MatrixView<T>& x) const {

@@ -137,14 +137,15 @@ class PackedWeight {
       return;
     }
     const Index panels = panel_count();
-    const int threads = threads_for(panels, x.rows() * outputs_ * inputs_, WorkKind::MultiplyAdds);
+    const int threads =
+        detail::threads_for(panels, x.rows() * outputs_ * inputs_, detail::WorkKind::MultiplyAdds);
     if (threads > 1) {
       // Threads take chunks of panels first come first served, each chunk a share of what is
       // left (OpenMP's "guided" order): large chunks while there is much work, small ones at
       // the end. On shared machines one core is often slower than the other; equal chunks
       // leave the faster thread waiting for up to a whole chunk at the end.
       std::atomic<Index> next_panel{0};
-      parallel_region(threads, [&] {
+      detail::parallel_region(threads, [&] {
         for (;;) {
           const auto [first, end] = take_chunk(next_panel, panels, threads);
           if (first >= end) break;
@@ -330,8 +331,8 @@ class PackedWeight {
     baseline_kernel(rows, depth, a, lda, b, bias, c, ldc, accumulate);
   }
 
-  // Always inlined: when GCC 12 called the micro-kernels out of line, it kept their
-  // accumulator arrays on the stack instead of in registers (2.4x slower).
+  // Always inlined: called out of line, GCC 12 kept the micro-kernels' accumulator arrays on
+  // the stack instead of in registers.
   EIGEN_ALWAYS_INLINE static void baseline_kernel(Index rows, Index depth, const T* a, Index lda,
                                                   const T* b, const T* bias, T* c, Index ldc,
                                                   bool accumulate) {
@@ -399,7 +400,7 @@ class PackedWeight {
   // Aligned at least to EIGEN_MAX_ALIGN_BYTES, so each panel row starts on a packet boundary
   // (loads are the unaligned kind all the same, in case alignment is disabled); on huge pages
   // where the system allows it.
-  HugePageBuffer<T> panels_;
+  detail::HugePageBuffer<T> panels_;
   std::optional<std::vector<T>> bias_;  // panel_count() * panel_width_ entries
 };
 

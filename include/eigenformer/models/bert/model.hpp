@@ -67,24 +67,12 @@ class BertModel {
     files.require_folder("a BERT model");
     // The weights first: a folder with only pytorch_model.bin gets that file's explanation.
     StateDict<T> weights = load_bert_weights<T>(files);
-    return BertModel(BertConfig::load(files.config()), weights);
+    return load(weights, BertConfig::load(files.config()));
   }
 
-  BertModel(const BertConfig& config, const StateDict<T>& weights) : config_(config) {
-    const Index h = config.hidden_size;
-    const T eps = static_cast<T>(config.layer_norm_eps);
-    words_ = Embedding<T>::load(weights, "embeddings.word_embeddings.weight", config.vocab_size, h);
-    positions_ = Embedding<T>::load(weights, "embeddings.position_embeddings.weight",
-                                    config.max_position_embeddings, h);
-    token_types_ = Embedding<T>::load(weights, "embeddings.token_type_embeddings.weight",
-                                      config.type_vocab_size, h);
-    embedding_norm_ = LayerNorm<T>::load(weights, "embeddings.LayerNorm.", h, eps);
-    for (Index i = 0; i < config.num_hidden_layers; ++i)
-      layers_.push_back(
-          TransformerEncoderLayer<T>::load(weights, detail::concat("encoder.layer.", i, "."),
-                                           bert_layer_config(config), bert_layer_names()));
-    if (weights.contains("pooler.dense.weight"))
-      pooler_ = Linear<T>::load(weights, "pooler.dense.", h, h);
+  // As every model: built from its weights and its parsed config.
+  static BertModel load(const StateDict<T>& weights, const BertConfig& config) {
+    return BertModel(config, weights);
   }
 
   const BertConfig& config() const { return config_; }
@@ -123,6 +111,23 @@ class BertModel {
   }
 
  private:
+  BertModel(const BertConfig& config, const StateDict<T>& weights) : config_(config) {
+    const Index h = config.hidden_size;
+    const T eps = static_cast<T>(config.layer_norm_eps);
+    words_ = Embedding<T>::load(weights, "embeddings.word_embeddings.weight", config.vocab_size, h);
+    positions_ = Embedding<T>::load(weights, "embeddings.position_embeddings.weight",
+                                    config.max_position_embeddings, h);
+    token_types_ = Embedding<T>::load(weights, "embeddings.token_type_embeddings.weight",
+                                      config.type_vocab_size, h);
+    embedding_norm_ = LayerNorm<T>::load(weights, "embeddings.LayerNorm.", h, eps);
+    for (Index i = 0; i < config.num_hidden_layers; ++i)
+      layers_.push_back(
+          TransformerEncoderLayer<T>::load(weights, detail::concat("encoder.layer.", i, "."),
+                                           bert_layer_config(config), bert_layer_names()));
+    if (weights.contains("pooler.dense.weight"))
+      pooler_ = Linear<T>::load(weights, "pooler.dense.", h, h);
+  }
+
   static void check_same_shape(const TokenIdMatrix& ids, const TokenIdMatrix& other,
                                const char* name) {
     if (other.rows() != ids.rows() || other.cols() != ids.cols())

@@ -16,6 +16,7 @@
 #include <eigenformer/io/model_files.hpp>
 #include <eigenformer/models/bert/model.hpp>
 #include <eigenformer/models/bert/pooling.hpp>
+#include <eigenformer/models/config_reader.hpp>
 #include <eigenformer/text/bert_tokenizer.hpp>
 #include <eigenformer/text/tokenizer_loader.hpp>
 
@@ -65,42 +66,63 @@ inline std::string pooling_mode_names() {
   return names;
 }
 
-// The "pooling_mode" string, lower-cased, checked against Pooling's list of modes.
-inline std::optional<std::string> pooling_mode_string(const JsonConfig& config) {
-  if (!config.has("pooling_mode")) return std::nullopt;
-  std::string mode = config.get<std::string>("pooling_mode");
-  std::transform(mode.begin(), mode.end(), mode.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (const auto& flag : kPoolingFlags)
-    if (mode == flag.mode) return mode;
-  throw FormatError(concat(config.source(), ": field 'pooling_mode' is '", mode,
-                           "', expected one of ", pooling_mode_names()));
-}
+// A sentence-transformers Pooling module's config.json. sentence-transformers concatenates the
+// outputs of every mode set; only a single cls, mean or max mode is supported.
+// (include_prompt matters only with a prompt, and folders with a default prompt are not
+// supported.)
+class PoolingConfigReader : public ConfigReader {
+ public:
+  using ConfigReader::ConfigReader;
 
-// Whether Pooling(**config) turns `flag` on: a "pooling_mode" string sets every flag, and
-// a flag left out takes the constructor's default (mean on, the others off).
-inline bool pooling_flag_set(const JsonConfig& config, const PoolingFlag& flag,
-                             const std::optional<std::string>& mode) {
-  if (mode) return *mode == flag.mode;
-  return config.get_or<bool>(flag.key, flag.pooling == Pooling::Mean);
-}
+  Pooling read() const {
+    const auto mode = mode_string();
+    std::vector<const PoolingFlag*> set;
+    for (const auto& flag : kPoolingFlags)
+      if (flag_set(flag, mode)) set.push_back(&flag);
+    if (set.size() == 1 && set[0]->pooling) return *set[0]->pooling;
+    std::string names;
+    for (const auto* flag : set) names += concat(names.empty() ? "" : ", ", flag->key);
+    throw FormatError(concat(json_.source(), ": pooling modes set: ", set.empty() ? "none" : names,
+                             "; supported: exactly one of pooling_mode_cls_token, "
+                             "pooling_mode_mean_tokens or pooling_mode_max_tokens"));
+  }
 
-// sentence-transformers concatenates the outputs of every mode set; only a single cls, mean
-// or max mode is supported. (include_prompt matters only with a prompt, and folders with a
-// default prompt are not supported.)
-inline Pooling read_pooling_config(const std::string& path) {
-  const auto config = JsonConfig::load(path);
-  const auto mode = pooling_mode_string(config);
-  std::vector<const PoolingFlag*> set;
-  for (const auto& flag : kPoolingFlags)
-    if (pooling_flag_set(config, flag, mode)) set.push_back(&flag);
-  if (set.size() == 1 && set[0]->pooling) return *set[0]->pooling;
-  std::string names;
-  for (const auto* flag : set) names += concat(names.empty() ? "" : ", ", flag->key);
-  throw FormatError(concat(path, ": pooling modes set: ", set.empty() ? "none" : names,
-                           "; supported: exactly one of pooling_mode_cls_token, "
-                           "pooling_mode_mean_tokens or pooling_mode_max_tokens"));
-}
+ private:
+  // The "pooling_mode" string, lower-cased, checked against Pooling's list of modes.
+  std::optional<std::string> mode_string() const {
+    if (!json_.has("pooling_mode")) return std::nullopt;
+    std::string mode = json_.get<std::string>("pooling_mode");
+    std::transform(mode.begin(), mode.end(), mode.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (const auto& flag : kPoolingFlags)
+      if (mode == flag.mode) return mode;
+    fail("pooling_mode", concat("is '", mode, "', expected one of ", pooling_mode_names()));
+  }
+
+  // Whether Pooling(**config) turns `flag` on: a "pooling_mode" string sets every flag, and
+  // a flag left out takes the constructor's default (mean on, the others off).
+  bool flag_set(const PoolingFlag& flag, const std::optional<std::string>& mode) const {
+    if (mode) return *mode == flag.mode;
+    return json_.get_or<bool>(flag.key, flag.pooling == Pooling::Mean);
+  }
+};
+
+// sentence_bert_config.json and config_sentence_transformers.json.
+class SentenceTransformersConfigReader : public ConfigReader {
+ public:
+  using ConfigReader::ConfigReader;
+
+  std::optional<Index> max_seq_length() const {
+    if (!json_.has("max_seq_length")) return std::nullopt;
+    return json_.get_positive("max_seq_length");
+  }
+
+  // sentence-transformers prepends this prompt to every text it encodes.
+  std::optional<std::string> default_prompt_name() const {
+    if (!json_.has("default_prompt_name")) return std::nullopt;
+    return json_.get<std::string>("default_prompt_name");
+  }
+};
 
 }  // namespace detail
 
@@ -121,18 +143,16 @@ struct SentenceTransformersSettings {
     SentenceTransformersSettings settings;
     if (auto modules = files.optional_file("modules.json")) settings.read_modules(files, *modules);
     if (auto path = files.optional_file("sentence_bert_config.json")) {
-      const auto config = JsonConfig::load(*path);
-      if (config.has("max_seq_length")) {
-        settings.max_seq_length = config.get_positive("max_seq_length");
+      const auto json = JsonConfig::load(*path);
+      if (auto length = detail::SentenceTransformersConfigReader(json).max_seq_length()) {
+        settings.max_seq_length = *length;
         settings.max_seq_length_source = *path;
       }
     }
     if (auto path = files.optional_file("config_sentence_transformers.json")) {
-      const auto config = JsonConfig::load(*path);
-      // sentence-transformers prepends this prompt to every text it encodes.
-      if (config.has("default_prompt_name"))
-        settings.refuse(detail::concat(*path, ": default_prompt_name '",
-                                       config.get<std::string>("default_prompt_name"),
+      const auto json = JsonConfig::load(*path);
+      if (auto prompt = detail::SentenceTransformersConfigReader(json).default_prompt_name())
+        settings.refuse(detail::concat(*path, ": default_prompt_name '", *prompt,
                                        "' (a prompt prepended to every text) is not supported"));
     }
     return settings;
@@ -152,8 +172,9 @@ struct SentenceTransformersSettings {
         normalize = true;
       } else if (type == prefix + "Pooling") {
         try {
-          pooling = detail::read_pooling_config(
-              files.inside(module.get<std::string>("path") + "/config.json"));
+          const auto json =
+              JsonConfig::load(files.inside(module.get<std::string>("path") + "/config.json"));
+          pooling = detail::PoolingConfigReader(json).read();
         } catch (const FormatError& e) {
           refuse(e.what());
         }
