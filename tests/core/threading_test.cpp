@@ -40,7 +40,7 @@ TEST(Threading, ParallelForVisitsEveryItemOnceAndDoesNotNest) {
             detail::threads_for(items, Index{1} << 40, detail::WorkKind::Elements) - 1);
       });
   for (const auto& count : visits) EXPECT_EQ(count.load(), 1);
-  if (num_threads() > 1) EXPECT_EQ(nested_threads.load(), 0);
+  EXPECT_EQ(nested_threads.load(), 0);
 }
 
 TEST(Threading, ParallelRegionRunsTheBodyOncePerThread) {
@@ -53,6 +53,21 @@ TEST(Threading, ParallelRegionRunsTheBodyOncePerThread) {
   });
   EXPECT_EQ(calls.load(), threads);
   for (const auto& count : by_index) EXPECT_EQ(count.load(), 1);
+}
+
+// Buffers indexed by thread_index() are sized for the loop that uses them: an inner loop left
+// on one thread inside an outer parallel loop must see index 0, not the outer thread's.
+TEST(Threading, InnerLoopsOnOneThreadSeeThreadIndexZero) {
+  std::atomic<int> nonzero{0};
+  detail::parallel_for(64, num_threads(), [&](Index) {
+    detail::parallel_for(3, 1, [&](Index) {
+      if (detail::thread_index() != 0) nonzero.fetch_add(1);
+    });
+    detail::parallel_region(1, [&] {
+      if (detail::thread_index() != 0) nonzero.fetch_add(1);
+    });
+  });
+  EXPECT_EQ(nonzero.load(), 0);
 }
 
 }  // namespace

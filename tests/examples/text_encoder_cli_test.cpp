@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 namespace eigenformer {
@@ -51,28 +52,61 @@ TEST(TextEncoderCli, MeanPooledNormalizedEmbeddingsMatchReference) {
   }
 }
 
-TEST(TextEncoderCli, ReadsStandardInputAndPrintsIdsOrSimilarity) {
+// Every line of --ids against the reference tokenizer's ids: each row of input_ids up to its
+// attention mask's length (the rows are padded with [PAD] = 0). Token types do not enter the
+// ids, so row 0 counts too.
+TEST(TextEncoderCli, IdsOfEveryLineMatchTheReferenceTokenizer) {
   const auto sentences = fixture_sentences();
+  ASSERT_EQ(sentences.size(), 3u);
   const auto ids = run_command("--model " + data_path("bert") + " --ids",
-                               sentences[1] + "\n" + sentences[2] + "\n");
+                               sentences[0] + "\n" + sentences[1] + "\n" + sentences[2] + "\n");
   ASSERT_EQ(ids.exit_code, 0);
   const auto lines = lines_of(ids.out);
-  ASSERT_EQ(lines.size(), 2u);
+  ASSERT_EQ(lines.size(), 3u) << ids.out;
   const auto io = SafeTensorsFile::open(data_path("bert/io.safetensors"));
   const Matrix<std::int64_t> reference = io->tensor<std::int64_t>("input_ids").matrix();
-  // The reference rows are padded: the attention mask counts row 1's real tokens.
   const Matrix<std::int64_t> mask = io->tensor<std::int64_t>("attention_mask").matrix();
-  const auto first = nlohmann::json::parse(lines[0]).get<std::vector<std::int64_t>>();
-  ASSERT_EQ(static_cast<std::int64_t>(first.size()), mask.row(1).sum()) << lines[0];
-  for (std::size_t i = 0; i < first.size(); ++i)
-    EXPECT_EQ(first[i], reference(1, static_cast<Index>(i)));
+  for (Index row = 0; row < 3; ++row) {
+    const auto line = nlohmann::json::parse(lines[static_cast<std::size_t>(row)])
+                          .get<std::vector<std::int64_t>>();
+    const Index length = static_cast<Index>(mask.row(row).sum());
+    std::vector<std::int64_t> expected(static_cast<std::size_t>(length));
+    for (Index i = 0; i < length; ++i) expected[static_cast<std::size_t>(i)] = reference(row, i);
+    EXPECT_EQ(line, expected) << "line " << row << ": " << sentences[static_cast<std::size_t>(row)];
+  }
+}
 
-  const auto similarity =
-      run_command("--model " + data_path("bert") + " --similarity --format tsv a b c");
-  ASSERT_EQ(similarity.exit_code, 0);
-  const auto rows = lines_of(similarity.out);
-  ASSERT_EQ(rows.size(), 3u);
-  EXPECT_NEAR(std::stod(rows[0]), 1.0, 1e-5);  // every text is its own nearest neighbour
+// --similarity against cosine similarities of the reference's mean-pooled embeddings. Rows 1
+// and 2 (token type 0, as text-encoder encodes) and row 1 again: the off-diagonal entries are
+// cos(1, 2) and, for the repeated text, 1; the diagonal is 1.
+TEST(TextEncoderCli, SimilarityMatrixMatchesReferenceCosines) {
+  const auto sentences = fixture_sentences();
+  const auto result =
+      run_command("--model " + data_path("bert") + " --pooling mean --similarity --format tsv " +
+                  shell_quoted(sentences[1]) + " " + shell_quoted(sentences[2]) + " " +
+                  shell_quoted(sentences[1]));
+  ASSERT_EQ(result.exit_code, 0);
+  const auto lines = lines_of(result.out);
+  ASSERT_EQ(lines.size(), 3u) << result.out;
+  const Matrix<float> pooled =
+      testing::fixture<float>("bert/io.safetensors").at("mean_pooled").matrix();
+  const Index rows[3] = {1, 2, 1};
+  Matrix<double> expected(3, 3), actual(3, 3);
+  for (Index i = 0; i < 3; ++i)
+    for (Index j = 0; j < 3; ++j) {
+      const Eigen::RowVectorXd a = pooled.row(rows[i]).cast<double>();
+      const Eigen::RowVectorXd b = pooled.row(rows[j]).cast<double>();
+      expected(i, j) = a.dot(b) / (a.norm() * b.norm());
+    }
+  for (Index i = 0; i < 3; ++i) {
+    std::istringstream line(lines[static_cast<std::size_t>(i)]);
+    for (Index j = 0; j < 3; ++j) ASSERT_TRUE(line >> actual(i, j)) << lines[i];
+    std::string rest;
+    EXPECT_FALSE(line >> rest) << "more than 3 columns: " << lines[i];
+  }
+  // The random model's two sentences are far from parallel, so cos(1, 2) is informative.
+  EXPECT_LT(std::abs(expected(0, 1)), 0.99);
+  EXPECT_TRUE(testing::all_close(actual, expected, 1e-5));
 }
 
 TEST(TextEncoderCli, BadUsageAndBadInputFailCleanly) {

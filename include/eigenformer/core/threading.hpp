@@ -42,7 +42,8 @@ constexpr Index kMinElementsPerThread = Index{1} << 16;
 
 enum class WorkKind { MultiplyAdds, Elements };
 
-// This thread's index in the innermost parallel region, 0 outside one.
+// This thread's index in the innermost parallel_for / parallel_region (0 when it runs on one
+// thread), for per-thread buffers.
 inline int thread_index() {
 #ifdef _OPENMP
   return omp_get_thread_num();
@@ -77,6 +78,13 @@ void parallel_for(Index items, int threads, Body&& body) {
     for (Index i = 0; i < items; ++i) body(i);
     return;
   }
+  if (omp_in_parallel()) {
+    // A team of one, so that thread_index() is 0 here as in any loop run on one thread,
+    // not the enclosing loop's index (buffers indexed by it are sized for this loop).
+#pragma omp parallel num_threads(1)
+    for (Index i = 0; i < items; ++i) body(i);
+    return;
+  }
 #endif
   (void)threads;
   for (Index i = 0; i < items; ++i) body(i);
@@ -90,6 +98,11 @@ void parallel_region(int threads, Body&& body) {
 #ifdef _OPENMP
   if (threads > 1) {
 #pragma omp parallel num_threads(threads)
+    body();
+    return;
+  }
+  if (omp_in_parallel()) {
+#pragma omp parallel num_threads(1)
     body();
     return;
   }
