@@ -2,6 +2,7 @@
 // JSON line (median_ms, min_ms, ...), the eigenformer side of bench/compare.
 //   eigenformer-bench text   --model DIR --batch B --seq L [--threads T] [--runs N]
 //   eigenformer-bench detect --model PATH --input-tensor FILE [--threads T] [--runs N] [--stages]
+//                            [--direct-conv]
 // PATH is a HF RT-DETR folder or an ultralytics .pt; FILE a safetensors file holding
 // `pixel_values` or `images` (1, 3, H, W). Times exclude loading and pre-processing; one
 // untimed warm-up run comes first.
@@ -37,11 +38,12 @@ using Clock = std::chrono::steady_clock;
 const char* const kUsage =
     R"(usage: eigenformer-bench text --model DIR --batch B --seq L [--threads T] [--runs N]
        eigenformer-bench detect --model PATH --input-tensor FILE [--threads T] [--runs N]
-                                [--stages]
+                                [--stages] [--direct-conv]
 
 text    a BERT-family encoder (HF folder) on B random sequences of L tokens
 detect  an RT-DETR detector (HF folder, or ultralytics .pt) on the 4-D tensor pixel_values
-        or images of FILE; --stages adds per-stage medians (backbone, encoder, decoder)
+        or images of FILE; --stages adds per-stage medians (backbone, encoder, decoder);
+        --direct-conv turns the Winograd 3x3 convolutions off (cnn/winograd.hpp)
 
 Prints one JSON line: {"median_ms": ..., "min_ms": ..., "runs": N, "threads": T, ...}.
 )";
@@ -166,6 +168,7 @@ int run_detect(const cli::Arguments& args) {
   }
   line["threads"] = eigenformer::num_threads();
   line["kernels"] = eigenformer::build_info().kernels;
+  line["winograd"] = eigenformer::detail::winograd_enabled.load();
   std::cout << line.dump() << '\n';
   return 0;
 }
@@ -181,7 +184,8 @@ int main(int argc, char** argv) {
     const std::string task = argv[1];
     const cli::Arguments args(argc - 1, argv + 1,
                               {"model", "batch", "seq", "threads", "runs", "input-tensor"},
-                              {"stages", "help"});
+                              {"stages", "direct-conv", "help"});
+    if (args.has("direct-conv")) eigenformer::detail::winograd_enabled = false;
     eigenformer::set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
     if (task == "text") return run_text(args);
     if (task == "detect") return run_detect(args);

@@ -22,8 +22,14 @@
 // kernels/gemm_x86.hpp (its weight laid out for the variant current at construction), and the
 // depthwise tap sums and the ReLU / SiLU / sigmoid / tanh-GELU activations the variant current
 // when the layer runs (kernels/rows_x86.hpp). The baseline is the Eigen code below.
+//
+// Under the AVX2 / AVX-512 variants, a 3x3 stride-1 groups-1 float layer with at least
+// detail::kWinogradMinChannels input and output channels runs the Winograd F(2x2, 3x3)
+// algorithm instead (cnn/winograd.hpp), with fewer multiplications; detail::winograd_enabled
+// turns it off.
 
 #include <eigenformer/cnn/feature_map.hpp>
+#include <eigenformer/cnn/winograd.hpp>
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/core/tensor.hpp>
@@ -373,6 +379,11 @@ class Conv2d {
     if (groups_ == 1 && out_channels() < detail::kConvMinPackedOutputs)
       narrow_ =
           detail::ChannelMajorProduct<T>(weight_matrix(), has_bias() ? bias_.data() : nullptr);
+    if constexpr (std::is_same_v<T, float>)
+      if (detail::Winograd3x3::suits(out_channels(), in_channels(), kernel_height(), kernel_width(),
+                                     stride_, groups_))
+        winograd_ = detail::Winograd3x3(weight_.data(), out_channels(), in_channels(),
+                                        has_bias() ? bias_.data() : nullptr);
   }
 
   // Binds `<prefix>weight` (out, in, kernel, kernel) and, when `has_bias`, `<prefix>bias`.
@@ -421,6 +432,9 @@ class Conv2d {
     if (residual) check_residual(*residual, output);
     if (is_depthwise())
       depthwise(input, output, residual);
+    else if (!winograd_.empty() && detail::winograd_enabled.load(std::memory_order_relaxed) &&
+             kernel_variant() != KernelVariant::Baseline)
+      winograd(input, output, residual);
     else
       banded_product(input, output, residual);
   }
@@ -527,6 +541,27 @@ class Conv2d {
       auto segment = output.data.row(c).segment(first, count);
       segment += residual.data.row(c).segment(first, count);
       apply_activation(activation_, segment);
+    }
+  }
+
+  // The Winograd path (float only: winograd_ is empty otherwise), the residual and the
+  // activation applied to each block's outputs while they are in cache.
+  void winograd(const FeatureMap<T>& input, FeatureMap<T>& output,
+                const FeatureMap<T>* residual) const {
+    if constexpr (std::is_same_v<T, float>) {
+      const KernelVariant variant = kernel_variant();  // outside the parallel region
+      winograd_.forward(input, padding_, output, variant, [&](Index first, Index count) {
+        if (residual) return add_residual(output, *residual, first, count, variant);
+        if (detail::activate_rows(variant, activation_, output.data.data() + first,
+                                  output.channels(), count, output.data.cols()))
+          return;
+        for (Index c = 0; c < output.channels(); ++c) {
+          auto segment = output.data.row(c).segment(first, count);
+          apply_activation(activation_, segment);
+        }
+      });
+    } else {
+      banded_product(input, output, residual);
     }
   }
 
@@ -764,6 +799,7 @@ class Conv2d {
   // Groups 1 with at least kConvMinPackedOutputs outputs: the reordered weight and the bias.
   PackedWeight<T> packed_;
   detail::ChannelMajorProduct<T> narrow_;  // groups 1, fewer outputs
+  detail::Winograd3x3 winograd_;           // float 3x3 stride-1 layers with many channels
 };
 
 }  // namespace eigenformer

@@ -11,9 +11,9 @@
 // - stack_outputs: several convolutions of the same input and geometry become one with
 //   their output channels stacked, one GEMM instead of several.
 
+#include <eigenformer/cnn/conv2d.hpp>
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/state_dict.hpp>
-#include <eigenformer/cnn/conv2d.hpp>
 
 #include <cmath>
 #include <string>

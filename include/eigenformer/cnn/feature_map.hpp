@@ -5,9 +5,9 @@
 // channels` rows that a transformer consumes (PyTorch's flatten(2).transpose(1, 2)).
 
 #include <eigenformer/core/error.hpp>
+#include <eigenformer/core/extent.hpp>
 #include <eigenformer/core/tensor.hpp>
 #include <eigenformer/core/types.hpp>
-#include <eigenformer/core/extent.hpp>
 
 #include <string>
 

@@ -3,8 +3,8 @@
 // F.interpolate(x, scale_factor=factor, mode="nearest") computes it: output pixel (y, x)
 // copies input pixel (y / factor, x / factor), rounding down.
 
-#include <eigenformer/core/error.hpp>
 #include <eigenformer/cnn/feature_map.hpp>
+#include <eigenformer/core/error.hpp>
 
 namespace eigenformer {
 

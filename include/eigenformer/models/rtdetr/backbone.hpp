@@ -19,15 +19,15 @@
 // Output: the feature maps of the stages listed by out_indices (0 = the stem after pooling,
 // i = stage i), as HF's BackboneOutput.feature_maps.
 
+#include <eigenformer/cnn/conv2d.hpp>
+#include <eigenformer/cnn/conv_norm.hpp>
+#include <eigenformer/cnn/feature_map.hpp>
+#include <eigenformer/cnn/pool2d.hpp>
 #include <eigenformer/core/error.hpp>
 #include <eigenformer/core/state_dict.hpp>
 #include <eigenformer/io/json_config.hpp>
 #include <eigenformer/models/config_reader.hpp>
 #include <eigenformer/nn/activations.hpp>
-#include <eigenformer/cnn/conv2d.hpp>
-#include <eigenformer/cnn/conv_norm.hpp>
-#include <eigenformer/cnn/feature_map.hpp>
-#include <eigenformer/cnn/pool2d.hpp>
 
 #include <optional>
 #include <string>
