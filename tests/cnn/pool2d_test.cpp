@@ -3,6 +3,7 @@
 
 #include "fixture.hpp"
 
+#include <cmath>
 #include <limits>
 
 namespace eigenformer {
@@ -91,6 +92,43 @@ TYPED_TEST(PoolingTest, PoolsEveryChannelSeparately) {
   Matrix<T> expected(2, 1);
   expected << T(2.5), T(25);
   EXPECT_TRUE(all_close(out.data, expected, 1e-12));
+}
+
+// The separable max pool against PyTorch's scan written out (every window position in
+// raster order, a later value replacing a smaller best or any NaN), over odd and even sizes,
+// kernels 1-3, strides 1-2, padding and both rounding modes; a NaN in one channel.
+TYPED_TEST(PoolingTest, MaxPoolMatchesTheWindowScanOnManyShapes) {
+  using T = TypeParam;
+  for (Index k = 1; k <= 3; ++k)
+    for (Index s = 1; s <= 2; ++s)
+      for (Index p = 0; 2 * p <= k; ++p)
+        for (bool ceil_mode : {false, true})
+          for (Index h : {k, Index{5}, Index{8}})
+            for (Index w : {k, Index{6}, Index{7}}) {
+              const PoolOptions options{k, s, p, ceil_mode};
+              FeatureMap<T> input(Matrix<T>::Random(2, h * w), h, w);
+              input.at(1, h / 2, w / 2) = std::numeric_limits<T>::quiet_NaN();
+              const FeatureMap<T> out = max_pool2d(input, options);
+              ASSERT_EQ(out.height, pool_output_size(h, options));
+              ASSERT_EQ(out.width, pool_output_size(w, options));
+              for (Index c = 0; c < 2; ++c)
+                for (Index oy = 0; oy < out.height; ++oy)
+                  for (Index ox = 0; ox < out.width; ++ox) {
+                    T best = -std::numeric_limits<T>::infinity();
+                    for (Index y = std::max<Index>(oy * s - p, 0); y < std::min(oy * s - p + k, h);
+                         ++y)
+                      for (Index x = std::max<Index>(ox * s - p, 0);
+                           x < std::min(ox * s - p + k, w); ++x) {
+                        const T v = input.at(c, y, x);
+                        if (v > best || std::isnan(v)) best = v;
+                      }
+                    const T got = out.at(c, oy, ox);
+                    if (std::isnan(best))
+                      EXPECT_TRUE(std::isnan(got)) << k << s << p << ceil_mode << h << w;
+                    else
+                      EXPECT_EQ(got, best) << k << s << p << ceil_mode << h << w;
+                  }
+            }
 }
 
 // A map whose public height x width disagrees with its data is refused, not read out of

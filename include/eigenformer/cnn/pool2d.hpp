@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace eigenformer {
 
@@ -74,19 +75,60 @@ FeatureMap<T> pool(const FeatureMap<T>& input, const PoolOptions& options, Reduc
 
 }  // namespace detail
 
+namespace detail {
+
+// One step of PyTorch's max-pool scan: a later value replaces the best if larger or NaN.
+template <typename T>
+inline T max_or_nan(T best, T value) {
+  return value > best || std::isnan(value) ? value : best;
+}
+
+}  // namespace detail
+
+// Separable: each output row first takes the maximum down its window's input rows (one
+// contiguous pass per row), then across each window's columns.
 template <typename T>
 FeatureMap<T> max_pool2d(const FeatureMap<T>& input, const PoolOptions& options) {
-  return detail::pool(
-      input, options,
-      [](const T* plane, Index width, Index y0, Index y1, Index x0, Index x1, Index) {
-        T best = -std::numeric_limits<T>::infinity();
-        for (Index y = y0; y < y1; ++y)
-          for (Index x = x0; x < x1; ++x) {
-            const T v = plane[y * width + x];
-            if (v > best || std::isnan(v)) best = v;
+  input.check("pooling input");
+  const Index out_h = pool_output_size(input.height, options);
+  const Index out_w = pool_output_size(input.width, options);
+  const Index k = options.kernel, s = options.stride, p = options.padding;
+  const Index height = input.height, width = input.width;
+  FeatureMap<T> output(input.channels(), out_h, out_w);
+  const Index channels = input.channels();
+  detail::parallel_for(
+      channels,
+      detail::threads_for(channels, output.data.size() * k * k, detail::WorkKind::Elements),
+      [&](Index c) {
+        std::vector<T> down(static_cast<std::size_t>(width));
+        const T* plane = input.data.row(c).data();
+        T* out = output.data.row(c).data();
+        for (Index oy = 0; oy < out_h; ++oy) {
+          const Index y0 = std::max<Index>(oy * s - p, 0);
+          const Index y1 = std::min(oy * s - p + k, height);
+          if (y1 <= y0) {  // not reached with PyTorch's output sizes; kept safe
+            std::fill(out + oy * out_w, out + (oy + 1) * out_w,
+                      -std::numeric_limits<T>::infinity());
+            continue;
           }
-        return best;
+          std::copy(plane + y0 * width, plane + (y0 + 1) * width, down.begin());
+          for (Index y = y0 + 1; y < y1; ++y) {
+            const T* row = plane + y * width;
+            for (Index x = 0; x < width; ++x)
+              down[static_cast<std::size_t>(x)] =
+                  detail::max_or_nan(down[static_cast<std::size_t>(x)], row[x]);
+          }
+          for (Index ox = 0; ox < out_w; ++ox) {
+            const Index x0 = std::max<Index>(ox * s - p, 0);
+            const Index x1 = std::min(ox * s - p + k, width);
+            T best = -std::numeric_limits<T>::infinity();
+            for (Index x = x0; x < x1; ++x)
+              best = detail::max_or_nan(best, down[static_cast<std::size_t>(x)]);
+            out[oy * out_w + ox] = best;
+          }
+        }
       });
+  return output;
 }
 
 template <typename T>
