@@ -2,7 +2,7 @@
 // JSON line (median_ms, min_ms, ...), the eigenformer side of bench/compare.
 //   eigenformer-bench text   --model DIR --batch B --seq L [--threads T] [--runs N]
 //   eigenformer-bench detect --model PATH --input-tensor FILE [--threads T] [--runs N] [--stages]
-//                            [--direct-conv]
+//                            [--direct-conv] [--winograd-tile 2|4]
 // PATH is a HF RT-DETR folder or an ultralytics .pt; FILE a safetensors file holding
 // `pixel_values` or `images` (1, 3, H, W). Times exclude loading and pre-processing; one
 // untimed warm-up run comes first.
@@ -38,12 +38,13 @@ using Clock = std::chrono::steady_clock;
 const char* const kUsage =
     R"(usage: eigenformer-bench text --model DIR --batch B --seq L [--threads T] [--runs N]
        eigenformer-bench detect --model PATH --input-tensor FILE [--threads T] [--runs N]
-                                [--stages] [--direct-conv]
+                                [--stages] [--direct-conv] [--winograd-tile 2|4]
 
 text    a BERT-family encoder (HF folder) on B random sequences of L tokens
 detect  an RT-DETR detector (HF folder, or ultralytics .pt) on the 4-D tensor pixel_values
         or images of FILE; --stages adds per-stage medians (backbone, encoder, decoder);
-        --direct-conv turns the Winograd 3x3 convolutions off (cnn/winograd.hpp)
+        --direct-conv turns the Winograd 3x3 convolutions off (cnn/winograd.hpp);
+        --winograd-tile 4 runs them as F(4x4, 3x3), 2 as F(2x2, 3x3)
 
 Prints one JSON line: {"median_ms": ..., "min_ms": ..., "runs": N, "threads": T, ...}.
 )";
@@ -169,6 +170,7 @@ int run_detect(const cli::Arguments& args) {
   line["threads"] = eigenformer::num_threads();
   line["kernels"] = eigenformer::build_info().kernels;
   line["winograd"] = eigenformer::detail::winograd_enabled.load();
+  line["winograd_tile"] = eigenformer::detail::winograd_tile.load();
   std::cout << line.dump() << '\n';
   return 0;
 }
@@ -182,10 +184,13 @@ int main(int argc, char** argv) {
       return argc < 2 ? 2 : 0;
     }
     const std::string task = argv[1];
-    const cli::Arguments args(argc - 1, argv + 1,
-                              {"model", "batch", "seq", "threads", "runs", "input-tensor"},
-                              {"stages", "direct-conv", "help"});
+    const cli::Arguments args(
+        argc - 1, argv + 1,
+        {"model", "batch", "seq", "threads", "runs", "input-tensor", "winograd-tile"},
+        {"stages", "direct-conv", "help"});
     if (args.has("direct-conv")) eigenformer::detail::winograd_enabled = false;
+    eigenformer::detail::winograd_tile = static_cast<int>(
+        args.get_int("winograd-tile", eigenformer::detail::winograd_tile.load(), 2, 4));
     eigenformer::set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
     if (task == "text") return run_text(args);
     if (task == "detect") return run_detect(args);

@@ -1,7 +1,7 @@
-// The Winograd F(2x2, 3x3) path of Conv2d (cnn/winograd.hpp) against the direct path of the
-// same layer (detail::winograd_enabled off), in every run-time kernel variant this CPU
-// supports: odd and even output sizes, padding 0, 1 and 2, ragged tile blocks, with and
-// without bias, residual and activations, on one and two threads.
+// The Winograd F(2x2, 3x3) and F(4x4, 3x3) paths of Conv2d (cnn/winograd.hpp) against the
+// direct path of the same layer (detail::winograd_enabled off), in every run-time kernel
+// variant this CPU supports: odd and even output sizes (ragged tiles), padding 0, 1 and 2,
+// ragged tile blocks, with and without bias, residual and activations, on one and two threads.
 #include <eigenformer/cnn/conv2d.hpp>
 #include <eigenformer/cnn/winograd.hpp>
 #include <eigenformer/core/threading.hpp>
@@ -9,7 +9,9 @@
 
 #include "fixture.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -24,9 +26,12 @@ struct Case {
   bool bias;
 };
 
+constexpr int kTiles[] = {2, 4};  // F(2x2, 3x3) and F(4x4, 3x3)
+
 std::string describe(const Case& c, Activation activation, bool residual, KernelVariant variant,
                      int threads) {
-  return std::string(kernel_variant_name(variant)) + " in " + std::to_string(c.in) + " out " +
+  return "F(" + std::to_string(detail::winograd_tile.load()) + ") " +
+         std::string(kernel_variant_name(variant)) + " in " + std::to_string(c.in) + " out " +
          std::to_string(c.out) + " padding " + std::to_string(c.padding) + " " +
          std::to_string(c.height) + "x" + std::to_string(c.width) + (c.bias ? " bias" : "") +
          " activation " + std::to_string(static_cast<int>(activation)) +
@@ -56,13 +61,16 @@ class WinogradTest : public ::testing::Test {
  protected:
   void TearDown() override {
     detail::winograd_enabled = true;
+    detail::winograd_tile = saved_tile_;
     set_kernel_variant(saved_);
     set_num_threads(saved_threads_);
   }
 
-  // Winograd against direct, both under `variant`, within 1e-5 of the output's largest value.
-  static void expect_matches_direct(const Case& c, Activation activation, bool residual,
-                                    KernelVariant variant, int threads, unsigned seed) {
+  // Winograd with output tile `tile` against direct, both under `variant`, within 1e-5 of the
+  // output's largest value; returns the largest difference relative to that value.
+  static double expect_matches_direct(const Case& c, Activation activation, bool residual,
+                                      KernelVariant variant, int threads, unsigned seed, int tile) {
+    detail::winograd_tile = tile;
     set_kernel_variant(variant);
     set_num_threads(threads);
     const FeatureMap<float> input(random_matrix<float>(c.in, c.height * c.width, seed + 2),
@@ -84,9 +92,11 @@ class WinogradTest : public ::testing::Test {
     // Rounded differently from the direct product: the Winograd path did run.
     EXPECT_FALSE(actual.data == expected.data)
         << describe(c, activation, residual, variant, threads);
+    return static_cast<double>((actual.data - expected.data).cwiseAbs().maxCoeff()) / scale;
   }
 
   const KernelVariant saved_ = kernel_variant();
+  const int saved_tile_ = detail::winograd_tile.load();
   const int saved_threads_ = num_threads();
 };
 
@@ -111,10 +121,18 @@ TEST_F(WinogradTest, MatchesDirectPath) {
       {64, 96, 0, 7, 6, true},    {96, 64, 2, 5, 9, false},   {128, 128, 1, 20, 20, true},
       {72, 136, 1, 23, 17, true}, {300, 70, 1, 13, 21, true}, {64, 64, 1, 41, 39, false},
       {16, 16, 1, 3, 3, true},    {16, 40, 0, 4, 4, false},   {24, 17, 1, 1, 1, true},
+      {32, 48, 1, 6, 6, true},    {48, 32, 0, 14, 15, false}, {64, 64, 2, 18, 19, true},
+      {40, 24, 1, 5, 2, true},    {64, 64, 1, 80, 80, true},  {256, 256, 1, 20, 20, false},
   };
-  for (KernelVariant variant : wide_variants())
-    for (const Case& c : cases)
-      expect_matches_direct(c, Activation::Identity, false, variant, 1, 7);
+  for (int tile : kTiles) {
+    double worst = 0.0;
+    for (KernelVariant variant : wide_variants())
+      for (const Case& c : cases)
+        worst = std::max(
+            worst, expect_matches_direct(c, Activation::Identity, false, variant, 1, 7, tile));
+    std::cout << "F(" << tile << "x" << tile << ", 3x3): largest difference from direct " << worst
+              << " of the output's magnitude\n";
+  }
 }
 
 TEST_F(WinogradTest, FusesResidualAndActivations) {
@@ -123,13 +141,16 @@ TEST_F(WinogradTest, FusesResidualAndActivations) {
     for (Activation activation : {Activation::Identity, Activation::ReLU, Activation::SiLU,
                                   Activation::GELU, Activation::Sigmoid})
       for (bool residual : {false, true})
-        expect_matches_direct(c, activation, residual, variant, 1, 11);
+        for (int tile : kTiles)
+          expect_matches_direct(c, activation, residual, variant, 1, 11, tile);
 }
 
 TEST_F(WinogradTest, MatchesDirectPathOnTwoThreads) {
   const Case cases[] = {{64, 128, 1, 40, 40, true}, {256, 256, 1, 20, 20, true}};
   for (KernelVariant variant : wide_variants())
-    for (const Case& c : cases) expect_matches_direct(c, Activation::SiLU, true, variant, 2, 13);
+    for (const Case& c : cases)
+      for (int tile : kTiles)
+        expect_matches_direct(c, Activation::SiLU, true, variant, 2, 13, tile);
 }
 
 // Without a wide variant the layer runs its direct path: the baseline results are unchanged.

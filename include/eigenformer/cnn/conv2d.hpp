@@ -24,9 +24,9 @@
 // when the layer runs (kernels/rows_x86.hpp). The baseline is the Eigen code below.
 //
 // Under the AVX2 / AVX-512 variants, a 3x3 stride-1 groups-1 float layer with at least
-// detail::kWinogradMinChannels input and output channels runs the Winograd F(2x2, 3x3)
-// algorithm instead (cnn/winograd.hpp), with fewer multiplications; detail::winograd_enabled
-// turns it off.
+// detail::kWinogradMinChannels input and output channels runs the Winograd F(2x2, 3x3) or
+// F(4x4, 3x3) algorithm instead (cnn/winograd.hpp, tile detail::winograd_tile at
+// construction), with fewer multiplications; detail::winograd_enabled turns it off.
 
 #include <eigenformer/cnn/feature_map.hpp>
 #include <eigenformer/cnn/winograd.hpp>
@@ -382,8 +382,9 @@ class Conv2d {
     if constexpr (std::is_same_v<T, float>)
       if (detail::Winograd3x3::suits(out_channels(), in_channels(), kernel_height(), kernel_width(),
                                      stride_, groups_))
-        winograd_ = detail::Winograd3x3(weight_.data(), out_channels(), in_channels(),
-                                        has_bias() ? bias_.data() : nullptr);
+        winograd_ =
+            detail::Winograd3x3(weight_.data(), out_channels(), in_channels(),
+                                has_bias() ? bias_.data() : nullptr, detail::winograd_tile.load());
   }
 
   // Binds `<prefix>weight` (out, in, kernel, kernel) and, when `has_bias`, `<prefix>bias`.

@@ -1,8 +1,8 @@
 #pragma once
-// The Winograd F(2x2, 3x3) transforms of cnn/winograd.hpp for the AVX2 and AVX-512 variants:
-// one implementation (winograd_impl.inc) compiled twice through function target attributes, so
-// that a plain Release build vectorises them for the CPU it runs on. The dispatchers return
-// false for the baseline variant (and off x86); Winograd convolutions run only where they
+// The Winograd F(2x2, 3x3) and F(4x4, 3x3) transforms of cnn/winograd.hpp for the AVX2 and AVX-512
+// variants: one implementation (winograd_impl.inc) compiled twice through function target
+// attributes, so that a plain Release build vectorises them for the CPU it runs on. The dispatchers
+// return false for the baseline variant (and off x86); Winograd convolutions run only where they
 // return true.
 
 #include <eigenformer/core/types.hpp>
@@ -33,40 +33,55 @@ namespace avx512 {
 
 namespace eigenformer::kernels {
 
-// avx2:: / avx512::winograd_input for `variant`; false for the baseline.
-inline bool winograd_input(KernelVariant variant, const float* plane, Index height, Index width,
-                           Index padding, Index ty, Index tx0, Index count, float* scratch,
-                           float* v, Index v_stride) {
+// avx2:: / avx512::winograd_input (`tile` 2: F(2x2, 3x3)) or winograd_input4 (`tile` 4:
+// F(4x4, 3x3)) for `variant`; false for the baseline.
+inline bool winograd_input(KernelVariant variant, int tile, const float* plane, Index height,
+                           Index width, Index padding, Index ty, Index tx0, Index count,
+                           float* scratch, float* v, Index v_stride) {
 #if EIGENFORMER_X86_DISPATCH
   if (variant == KernelVariant::AVX512) {
-    avx512::winograd_input(plane, height, width, padding, ty, tx0, count, scratch, v, v_stride);
+    if (tile == 4)
+      avx512::winograd_input4(plane, height, width, padding, ty, tx0, count, scratch, v, v_stride);
+    else
+      avx512::winograd_input(plane, height, width, padding, ty, tx0, count, scratch, v, v_stride);
     return true;
   }
   if (variant == KernelVariant::AVX2) {
-    avx2::winograd_input(plane, height, width, padding, ty, tx0, count, scratch, v, v_stride);
+    if (tile == 4)
+      avx2::winograd_input4(plane, height, width, padding, ty, tx0, count, scratch, v, v_stride);
+    else
+      avx2::winograd_input(plane, height, width, padding, ty, tx0, count, scratch, v, v_stride);
     return true;
   }
 #else
-  (void)variant, (void)plane, (void)height, (void)width, (void)padding, (void)ty, (void)tx0;
+  (void)variant, (void)tile, (void)plane, (void)height, (void)width, (void)padding, (void)ty,
+      (void)tx0;
   (void)count, (void)scratch, (void)v, (void)v_stride;
 #endif
   return false;
 }
 
-// avx2:: / avx512::winograd_output for `variant`; false for the baseline.
-inline bool winograd_output(KernelVariant variant, const float* m, Index m_stride, Index count,
-                            float bias, float* y) {
+// avx2:: / avx512::winograd_output (`tile` 2) or winograd_output4 (`tile` 4) for `variant`;
+// false for the baseline.
+inline bool winograd_output(KernelVariant variant, int tile, const float* m, Index m_stride,
+                            Index count, float bias, float* y) {
 #if EIGENFORMER_X86_DISPATCH
   if (variant == KernelVariant::AVX512) {
-    avx512::winograd_output(m, m_stride, count, bias, y);
+    if (tile == 4)
+      avx512::winograd_output4(m, m_stride, count, bias, y);
+    else
+      avx512::winograd_output(m, m_stride, count, bias, y);
     return true;
   }
   if (variant == KernelVariant::AVX2) {
-    avx2::winograd_output(m, m_stride, count, bias, y);
+    if (tile == 4)
+      avx2::winograd_output4(m, m_stride, count, bias, y);
+    else
+      avx2::winograd_output(m, m_stride, count, bias, y);
     return true;
   }
 #else
-  (void)variant, (void)m, (void)m_stride, (void)count, (void)bias, (void)y;
+  (void)variant, (void)tile, (void)m, (void)m_stride, (void)count, (void)bias, (void)y;
 #endif
   return false;
 }
